@@ -1,0 +1,106 @@
+"""The `pipeline` command: argument parsing, subcommands, and errors turned into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import log
+from .errors import ConfigurationError, PipelineError
+from .matrix import PLATFORMS, VARIANTS, Matrix, load
+from .plan import Plan, make_plan
+from .releases import ReleaseIndex
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--matrix", default="matrix.yaml", metavar="FILE",
+                        help="the matrix file (default: ./matrix.yaml)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be done and change nothing")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every command and request")
+
+
+def _selection(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("specs", nargs="+" if required else "*", metavar="SPEC",
+                        help="version specs, e.g. 22.x, 22.10.1, lts, latest, 22-cert "
+                             "(default: every series in the matrix)")
+    parser.add_argument("--variant", action="append", choices=VARIANTS, default=[],
+                        help="only this variant (repeatable)")
+    parser.add_argument("--platform", action="append", default=[], metavar="OS/ARCH",
+                        help=f"only this platform (repeatable, or comma-separated): {', '.join(PLATFORMS)}")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="pipeline", description=(
+        "Build, smoke-test and publish Asterisk images: "
+        "matrix → versions → plan → build → smoke → publish."))
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser("plan", help="print the targets and tags, then exit")
+    _common(plan)
+    _selection(plan, required=False)
+    plan.add_argument("--json", action="store_true",
+                      help="print JSON usable as a GitHub Actions strategy.matrix")
+    plan.set_defaults(run=_run_plan)
+
+    build = commands.add_parser("build", help="build (and smoke-test) the selected targets")
+    _common(build)
+    _selection(build, required=True)
+    build.set_defaults(run=_run_build)
+    return main
+
+
+def _platforms(values: list[str]) -> list[str]:
+    platforms = [p for value in values for p in value.split(",") if p]
+    for platform in platforms:
+        if platform not in PLATFORMS:
+            raise ConfigurationError(
+                f"--platform {platform!r} is not supported; use {' or '.join(PLATFORMS)}")
+    return platforms
+
+
+def _load_plan(args: argparse.Namespace) -> tuple[Matrix, Plan]:
+    matrix = load(args.matrix)
+    index = ReleaseIndex(matrix.releases, matrix.sources)
+    plan = make_plan(matrix, index, args.specs, variants=args.variant,
+                     platforms=_platforms(args.platform))
+    return matrix, plan
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    _, plan = _load_plan(args)
+    if args.json:
+        print(json.dumps(plan.as_json(), indent=2))
+        return 0
+    rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags)]
+            for t in plan.targets]
+    print(log.table(["target", "series", "platforms", "base image", "tags"], rows))
+    for registry in plan.registries:
+        print(f"\n{registry.name} ({registry.type}): {registry.image}:<tag>")
+    return 0
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    matrix, plan = _load_plan(args)
+    from . import build  # imported late: planning needs no Docker client
+
+    return build.run(matrix, plan, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    log.VERBOSE = args.verbose
+    try:
+        return args.run(args)
+    except PipelineError as error:
+        log.error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Matrix × resolved versions × variants → targets, each with its tags per registry.
+
+The plan is pure given the release list: `pipeline plan` prints it and exits, and CI's job
+matrix is its JSON (`{"include": [...]}`, usable directly as `strategy.matrix`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from . import tags as tag_rules
+from .errors import NothingToDoError
+from .matrix import Matrix, Registry, Series
+from .releases import Release, ReleaseIndex
+from .versions import Spec, Version, resolve
+
+# The Dockerfile stage that makes each variant.
+BUILD_TARGET = {"plain": "runtime", "opus": "runtime-opus"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Target:
+    series: str
+    release: Release
+    variant: str
+    platforms: tuple[str, ...]
+    base_image: str
+    tags: tuple[str, ...]
+
+    @property
+    def version(self) -> Version:
+        return self.release.version
+
+    @property
+    def id(self) -> str:
+        return f"{self.version}{tag_rules.VARIANT_SUFFIX[self.variant]}"
+
+    def images(self, registry: Registry) -> list[str]:
+        return [f"{registry.image}:{tag}" for tag in self.tags]
+
+    def as_json(self, registries: Sequence[Registry]) -> dict:
+        return {
+            "id": self.id,
+            "series": self.series,
+            "version": str(self.version),
+            "variant": self.variant,
+            "build_target": BUILD_TARGET[self.variant],
+            "platforms": ",".join(self.platforms),
+            "base_image": self.base_image,
+            "tags": list(self.tags),
+            "images": [image for registry in registries for image in self.images(registry)],
+            "tarball_url": self.release.tarball_url,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    targets: tuple[Target, ...]
+    registries: tuple[Registry, ...]
+
+    def as_json(self) -> dict:
+        return {"include": [target.as_json(self.registries) for target in self.targets]}
+
+
+def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = (), *,
+              variants: Sequence[str] = (), platforms: Sequence[str] = ()) -> Plan:
+    """The targets for the whole matrix, or for the specs in selection.
+
+    A selected spec uses the settings (variants, platforms, base image) of the matrix
+    series that resolves to the same release, or the matrix defaults if none does.
+    """
+    resolved = [(series, _resolve(series.spec, index)) for series in matrix.series]
+    if selection:
+        chosen = []
+        for text in selection:
+            spec = Spec.parse(text)
+            version = _resolve(spec, index)
+            same = next((s for s, v in resolved if v == version), None)
+            if same is None:  # a release the matrix does not list: the defaults apply
+                same = Series(spec=spec, **dataclasses.asdict(matrix.defaults))
+            chosen.append((same, version))
+        resolved = chosen
+    targets: dict[str, Target] = {}
+    for series, version in resolved:
+        release = index.get(version)
+        known = index.versions(certified=version.is_certified)
+        for variant in series.variants:
+            if variants and variant not in variants:
+                continue
+            chosen_platforms = tuple(p for p in series.platforms if not platforms or p in platforms)
+            target = Target(series=series.spec.text, release=release, variant=variant,
+                            platforms=chosen_platforms or tuple(platforms),
+                            base_image=series.base_image,
+                            tags=tuple(tag_rules.tags_for(version, variant, known)))
+            targets.setdefault(target.id, target)  # two specs may name one release
+    if not targets:
+        raise NothingToDoError("the selection matched no target; check the spec, --variant "
+                               "and --platform against matrix.yaml")
+    return Plan(tuple(targets.values()), matrix.registries)
+
+
+def _resolve(spec: Spec, index: ReleaseIndex) -> Version:
+    return resolve(spec, index.versions(certified=spec.certified))
