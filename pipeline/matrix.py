@@ -156,15 +156,18 @@ class _Reader:
             values[name] = value
         return values
 
+    def choice(self, value: Any, allowed: tuple[str, ...], key: str) -> str:
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise self.fail(key, f"unknown value {value!r}", f"{hint}allowed: {', '.join(allowed)}")
+        return value
+
     def choices(self, values: list, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
         if not values:
             raise self.fail(key, "empty list", f"name at least one of {', '.join(allowed)}")
         for index, value in enumerate(values):
-            if value not in allowed:
-                close = difflib.get_close_matches(str(value), allowed, n=1)
-                hint = f"did you mean '{close[0]}'? " if close else ""
-                raise self.fail(f"{key}[{index}]", f"unknown value {value!r}",
-                                f"{hint}allowed: {', '.join(allowed)}")
+            self.choice(value, allowed, f"{key}[{index}]")
         if len(set(values)) != len(values):
             raise self.fail(key, f"duplicate entries in {values}", "list each value once")
         return tuple(values)
@@ -215,9 +218,7 @@ def _releases(reader: _Reader, data: Any, environ: dict[str, str]) -> Releases:
         source, _, listed = override.partition(":")
         files = [Path(f) for f in listed.split(",") if f]
         reader = _Reader(Path("$PIPELINE_RELEASES"))
-    if source not in RELEASE_SOURCES:
-        raise reader.fail("releases.source", f"unknown value {source!r}",
-                          f"allowed: {', '.join(RELEASE_SOURCES)} (file:PATH[,PATH] in the environment)")
+    reader.choice(source, RELEASE_SOURCES, "releases.source")
     if source == "file" and not files:
         raise reader.fail("releases.files", "no release-list file given for source 'file'",
                           "list one or more files of versions, one a line")
@@ -273,8 +274,7 @@ def _registries(reader: _Reader, data: list) -> tuple[Registry, ...]:
     for index, item in enumerate(data):
         key = f"registries[{index}]"
         values = reader.section(item, _REGISTRY, key)
-        if values["type"] not in REGISTRY_TYPES:
-            reader.choices([values["type"]], REGISTRY_TYPES, f"{key}.type")
+        reader.choice(values["type"], REGISTRY_TYPES, f"{key}.type")
         if values["name"] in names:
             raise reader.fail(f"{key}.name", f"duplicate registry name {values['name']!r}",
                               "give each registry its own name")

@@ -89,8 +89,10 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
             if variants and variant not in variants:
                 continue
             chosen_platforms = tuple(p for p in series.platforms if not platforms or p in platforms)
+            if not chosen_platforms:
+                continue
             target = Target(series=series.spec.text, release=release, variant=variant,
-                            platforms=chosen_platforms or tuple(platforms),
+                            platforms=chosen_platforms,
                             base_image=series.base_image,
                             tags=tuple(tag_rules.tags_for(version, variant, known)))
             targets.setdefault(target.id, target)  # two specs may name one release

@@ -1,0 +1,113 @@
+import json
+import textwrap
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.errors import NothingToDoError
+from pipeline.matrix import load
+from pipeline.plan import make_plan
+from pipeline.releases import ReleaseIndex
+from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
+
+FILES = f"file:{RELEASES_FILE},{CERTIFIED_FILE}"
+
+
+@pytest.fixture
+def matrix():
+    return load(ROOT / "matrix.yaml", environ={"PIPELINE_RELEASES": FILES})
+
+
+def plan_for(matrix, *specs, **options):
+    return make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), specs, **options)
+
+
+def test_whole_matrix(matrix):
+    plan = plan_for(matrix)
+    assert [t.id for t in plan.targets] == [
+        "18.26.4", "18.26.4-opus", "20.20.1", "20.20.1-opus",
+        "22.10.1", "22.10.1-opus", "23.4.1", "23.4.1-opus"]
+    by_id = {t.id: t for t in plan.targets}
+    assert by_id["22.10.1-opus"].tags == ("22.10.1-opus", "22.10-opus", "22-opus", "lts-opus")
+    assert by_id["23.4.1"].tags == ("23.4.1", "23.4", "23", "latest")
+
+
+def test_selection_uses_the_matching_series_settings(tmp_path):
+    path = tmp_path / "matrix.yaml"
+    path.write_text(textwrap.dedent("""
+        series:
+          - spec: "22.x"
+            platforms: [linux/amd64]
+            variants: [opus]
+    """))
+    matrix = load(path, environ={"PIPELINE_RELEASES": FILES})
+    assert [(t.id, t.platforms) for t in plan_for(matrix, "lts").targets] == \
+        [("22.10.1-opus", ("linux/amd64",))]
+    # a release the matrix does not list gets the defaults
+    assert [t.id for t in plan_for(matrix, "20.x").targets] == ["20.20.1", "20.20.1-opus"]
+
+
+def test_selection_filters(matrix):
+    plan = plan_for(matrix, "22.x", variants=["plain"], platforms=["linux/arm64"])
+    assert [(t.id, t.platforms) for t in plan.targets] == [("22.10.1", ("linux/arm64",))]
+
+
+def test_certified_and_prerelease_by_name(matrix):
+    assert [t.id for t in plan_for(matrix, "22-cert", variants=["plain"]).targets] == ["22.8-cert3"]
+    target = plan_for(matrix, "23.4.0-rc1", variants=["plain"]).targets[0]
+    assert target.tags == ("23.4.0-rc1",)
+
+
+def test_two_specs_naming_one_release_give_one_target(matrix):
+    assert [t.id for t in plan_for(matrix, "lts", "22.x", variants=["plain"]).targets] == ["22.10.1"]
+
+
+def test_empty_selection_is_nothing_to_do(tmp_path):
+    path = tmp_path / "matrix.yaml"
+    path.write_text("series:\n  - spec: 22.x\n    platforms: [linux/amd64]\n")
+    matrix = load(path, environ={"PIPELINE_RELEASES": FILES})
+    with pytest.raises(NothingToDoError, match="the selection matched no target"):
+        plan_for(matrix, "22.x", platforms=["linux/arm64"])
+
+
+def test_json_is_a_github_actions_matrix(matrix):
+    data = plan_for(matrix, "22.x").as_json()
+    assert set(data) == {"include"}
+    first = data["include"][0]
+    assert first == {
+        "id": "22.10.1", "series": "22.x", "version": "22.10.1", "variant": "plain",
+        "build_target": "runtime", "platforms": "linux/amd64,linux/arm64",
+        "base_image": "debian:bookworm-slim",
+        "tags": ["22.10.1", "22.10", "22", "lts"],
+        "images": [f"docker.io/asteriskpipeline/asterisk:{t}" for t in ["22.10.1", "22.10", "22", "lts"]]
+        + [f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/asterisk:{t}"
+           for t in ["22.10.1", "22.10", "22", "lts"]],
+        "tarball_url": "https://downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.tar.gz",
+    }
+
+
+def test_cli_plan_json(capsys, monkeypatch):
+    monkeypatch.setenv("PIPELINE_RELEASES", FILES)
+    assert main(["plan", "--json", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["include"]) == 8
+
+
+def test_cli_bad_matrix_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "matrix.yaml"
+    path.write_text("series:\n  - spec: 22.x\n    varaints: [opus]\n")
+    assert main(["plan", "--matrix", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: series[0].varaints: unknown key; did you mean 'variants'?\n"
+
+
+def test_cli_unknown_platform(capsys, monkeypatch):
+    monkeypatch.setenv("PIPELINE_RELEASES", FILES)
+    assert main(["plan", "--platform", "linux/ppc", "--matrix", str(ROOT / "matrix.yaml")]) == 2
+    assert "--platform 'linux/ppc' is not supported" in capsys.readouterr().err
+
+
+def test_cli_spec_that_matches_nothing(capsys, monkeypatch):
+    monkeypatch.setenv("PIPELINE_RELEASES", FILES)
+    assert main(["plan", "24.x", "--matrix", str(ROOT / "matrix.yaml")]) == 4
+    assert "no release matches '24.x'" in capsys.readouterr().err
