@@ -48,6 +48,13 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build (and smoke-test) the selected targets")
     _common(build)
     _selection(build, required=True)
+    build.add_argument("--image", default="asterisk-pipeline", metavar="NAME",
+                       help="local image name; targets are tagged NAME:<target> (default: %(default)s)")
+    build.add_argument("--cache", default="", metavar="DIR|SPEC",
+                       help="build cache to keep between runs: a directory, or a buildx cache "
+                            "spec such as type=gha or type=registry,ref=REF")
+    build.add_argument("--no-smoke", action="store_true",
+                       help="skip the smoke calls (the images then cannot be pushed)")
     build.set_defaults(run=_run_build)
     return main
 

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from . import tags as tag_rules
-from .errors import NothingToDoError
+from .errors import NothingToDoError, ResolutionError
 from .matrix import Matrix, Registry, Series
 from .releases import Release, ReleaseIndex
 from .versions import Spec, Version, resolve
@@ -70,17 +70,10 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     A selected spec uses the settings (variants, platforms, base image) of the matrix
     series that resolves to the same release, or the matrix defaults if none does.
     """
-    resolved = [(series, _resolve(series.spec, index)) for series in matrix.series]
     if selection:
-        chosen = []
-        for text in selection:
-            spec = Spec.parse(text)
-            version = _resolve(spec, index)
-            same = next((s for s, v in resolved if v == version), None)
-            if same is None:  # a release the matrix does not list: the defaults apply
-                same = Series(spec=spec, **dataclasses.asdict(matrix.defaults))
-            chosen.append((same, version))
-        resolved = chosen
+        resolved = [_selected(Spec.parse(text), matrix, index) for text in selection]
+    else:
+        resolved = [(series, _resolve(series.spec, index)) for series in matrix.series]
     targets: dict[str, Target] = {}
     for series, version in resolved:
         release = index.get(version)
@@ -104,3 +97,16 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
 
 def _resolve(spec: Spec, index: ReleaseIndex) -> Version:
     return resolve(spec, index.versions(certified=spec.certified))
+
+
+def _selected(spec: Spec, matrix: Matrix, index: ReleaseIndex) -> tuple[Series, Version]:
+    version = _resolve(spec, index)
+    for series in matrix.series:
+        if series.spec.certified == spec.certified:
+            try:
+                if _resolve(series.spec, index) == version:
+                    return series, version
+            except ResolutionError:
+                continue  # e.g. a mirror that carries only some series
+    # a release the matrix does not list: the defaults apply
+    return Series(spec=spec, **dataclasses.asdict(matrix.defaults)), version

@@ -122,10 +122,9 @@ class ReleaseIndex:
     def _from_listing(self, certified: bool) -> dict[Version, Release]:
         directory = _directory(certified, self.sources)
         try:
-            page = http.get_text(directory + "/")
+            found = parse_listing(http.get_text(directory + "/"), directory)
         except SourceError as error:
             raise ResolutionError(f"cannot read the release list: {error}") from None
-        found = parse_listing(page, directory)
         return {v: r for v, r in found.items() if v.is_certified == certified}
 
     def _from_files(self, certified: bool) -> dict[Version, Release]:

@@ -1,0 +1,157 @@
+"""Fetching and verifying a release's inputs into the build's `sources` context.
+
+Nothing is built from a file that was not verified:
+
+* the Asterisk tarball against the release's published .sha256;
+* the bundled pjproject tarball against the md5 that the (verified) Asterisk tree names;
+* the Opus codec files against sha256 sums pinned in matrix.yaml;
+* the sound tarballs against the checksum file published beside them.
+
+The context layout is what dockerfiles/asterisk/Dockerfile copies from:
+
+    asterisk.tar.gz
+    externals/pjproject-<version>.tar.bz2
+    opus/codec_opus_open_source.c, opus/ex_opus.h
+    sounds/<core sounds>.tar.gz, sounds/<music on hold>.tar.gz
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tarfile
+from pathlib import Path
+
+from . import http, log
+from .errors import SourceError
+from .matrix import Sources
+from .releases import Release
+
+OPUS_FILES = ("codec_opus_open_source.c", "ex_opus.h")
+_HEX_RE = re.compile(r"\b([0-9a-fA-F]{32,128})\b")
+
+
+def prepare(release: Release, sources: Sources, context: Path) -> Path:
+    """Download and verify everything one release's build needs into context/."""
+    context.mkdir(parents=True, exist_ok=True)
+    with log.step(f"fetch and verify asterisk {release.version}"):
+        tarball = context / "asterisk.tar.gz"
+        _fetch_verified(release.tarball_url, tarball,
+                        lambda: _published_digest(release.checksum_urls, release.tarball_url))
+    with log.step("fetch and verify bundled pjproject"):
+        _fetch_pjproject(tarball, sources, context / "externals")
+    with log.step("fetch and verify opus codec"):
+        _fetch_opus(sources, context / "opus")
+    with log.step("fetch and verify sounds"):
+        for name in (sources.core_sounds, sources.moh):
+            url = sources.url(f"{sources.sounds.rstrip('/')}/{name}.tar.gz")
+            candidates = tuple(f"{url}.{kind}" for kind in ("sha256", "sha1", "md5"))
+            _fetch_verified(url, context / "sounds" / f"{name}.tar.gz",
+                            lambda: _published_digest(candidates, url))
+    return context
+
+
+def _fetch_verified(url: str, dest: Path, expected_digest) -> None:
+    """Download url to dest unless dest already matches; refuse a mismatch.
+
+    expected_digest() returns (algorithm, hex digest); it is called once per fetch.
+    """
+    algorithm, expected = expected_digest()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and _digest(dest, algorithm) == expected:
+        log.debug(f"{dest.name} already verified")
+        return
+    http.download(url, dest)
+    actual = _digest(dest, algorithm)
+    if actual != expected:
+        dest.unlink()
+        raise SourceError(f"{url}: {algorithm} checksum mismatch (expected {expected}, got {actual}); "
+                          "the file is corrupt or was tampered with: nothing was built from it")
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _algorithm(url: str) -> str:
+    return url.rsplit(".", 1)[-1]
+
+
+def _published_digest(candidates: tuple[str, ...], what: str) -> tuple[str, str]:
+    """The digest from the first checksum file that exists among candidates."""
+    for url in candidates:
+        try:
+            text = http.get_text(url)
+        except SourceError:
+            continue
+        return _algorithm(url), parse_checksum(text, what.rsplit("/", 1)[-1], url)
+    raise SourceError(f"no checksum file published for {what} (looked for "
+                      f"{', '.join(c.rsplit('/', 1)[-1] for c in candidates) or 'none listed'}); "
+                      "refusing to build from an unverified download")
+
+
+def parse_checksum(text: str, filename: str, url: str) -> str:
+    """The digest for filename in a checksum file ('<hex>  <name>' lines, or a bare digest)."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    for fields in lines:
+        if len(fields) >= 2 and fields[-1].lstrip("*").endswith(filename):
+            return fields[0].lower()
+    if len(lines) == 1 and _HEX_RE.fullmatch(lines[0][0]):
+        return lines[0][0].lower()
+    raise SourceError(f"{url}: no checksum for {filename} in it; the checksum file is malformed")
+
+
+def read_member(tarball: Path, suffix: str) -> str | None:
+    """The text of the first member whose path ends with suffix (None when absent)."""
+    with tarfile.open(tarball) as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(suffix) and member.name.count("/") == suffix.count("/") + 1:
+                stream = archive.extractfile(member)
+                return stream.read().decode() if stream else None
+    return None
+
+
+def pjproject_version(tarball: Path) -> str:
+    text = read_member(tarball, "third-party/versions.mak")
+    match = re.search(r"^PJPROJECT_VERSION\s*[:?]?=\s*(\S+)", text or "", re.MULTILINE)
+    if not match:
+        raise SourceError(f"{tarball}: no PJPROJECT_VERSION in third-party/versions.mak; "
+                          "is this an Asterisk release tarball?")
+    return match[1]
+
+
+def _fetch_pjproject(tarball: Path, sources: Sources, externals: Path) -> None:
+    version = pjproject_version(tarball)
+    name = f"pjproject-{version}.tar.bz2"
+    url = sources.url(f"{sources.pjproject.rstrip('/')}/{version}/{name}")
+    in_tree = read_member(tarball, f"third-party/pjproject/{name}.md5")
+    if in_tree is not None:
+        expected = ("md5", parse_checksum(in_tree, name, f"{tarball}:{name}.md5"))
+    else:  # older trees keep no md5: use the one published beside the tarball
+        expected = _published_digest((f"{url}.md5",), url)
+    if externals.exists():
+        for stale in externals.glob("pjproject-*.tar.bz2"):
+            if stale.name != name:
+                stale.unlink()
+    _fetch_verified(url, externals / name, lambda: expected)
+
+
+def _fetch_opus(sources: Sources, dest: Path) -> None:
+    pinned = dict(sources.opus_codec_sha256)
+    if not sources.opus_codec:
+        raise SourceError("sources.opus_codec is not set in matrix.yaml; the opus variant needs "
+                          "the traud/asterisk-opus codec files")
+    for name in OPUS_FILES:
+        if name not in pinned:
+            raise SourceError(f"sources.opus_codec_sha256 has no sha256 for {name}; pin it in matrix.yaml")
+        url = sources.url(f"{sources.opus_codec.rstrip('/')}/{name}")
+        _fetch_verified(url, dest / name, lambda: ("sha256", pinned[name].lower()))
+
+
+def clean(context: Path) -> None:
+    shutil.rmtree(context, ignore_errors=True)
