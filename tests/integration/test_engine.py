@@ -1,0 +1,35 @@
+"""The engine that scripts/bootstrap-host.sh starts builds and runs images FROM the
+debootstrapped base, for both platforms, offline."""
+
+import pytest
+
+from tests.integration.conftest import BASE_IMAGE
+
+
+@pytest.fixture(scope="module")
+def tiny_context(tmp_path_factory):
+    context = tmp_path_factory.mktemp("tiny")
+    (context / "Dockerfile").write_text(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"
+        "RUN uname -m > /arch && . /etc/os-release && echo \"$VERSION_CODENAME\" > /codename\n"
+        'CMD ["sh", "-c", "cat /arch /codename"]\n')
+    return context
+
+
+def test_build_and_run_on_the_native_platform(docker, tiny_context):
+    image = docker.buildx.build(tiny_context, build_args={"BASE_IMAGE": BASE_IMAGE},
+                                platforms=["linux/amd64"], tags=["engine-test:amd64"], load=True)
+    try:
+        assert docker.run("engine-test:amd64", remove=True).split() == ["x86_64", "bookworm"]
+    finally:
+        docker.image.remove(image, force=True)
+
+
+def test_multi_platform_build_and_arm64_emulation(docker, tiny_context):
+    docker.buildx.build(tiny_context, build_args={"BASE_IMAGE": BASE_IMAGE},
+                        platforms=["linux/amd64", "linux/arm64"], tags=["engine-test:multi"], load=True)
+    try:
+        out = docker.run("engine-test:multi", platform="linux/arm64", remove=True)
+        assert out.split() == ["aarch64", "bookworm"]
+    finally:
+        docker.image.remove("engine-test:multi", force=True)
