@@ -35,6 +35,7 @@ class Releases:
     source: str = "listing"
     files: tuple[Path, ...] = ()
     github_repository: str = "asterisk/asterisk"
+    github_url: str = "https://github.com"   # another URL means a GitHub Enterprise server
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -109,7 +110,8 @@ REQUIRED = object()
 _TOP = {"releases": (dict, {}), "sources": (dict, {}), "defaults": (dict, {}),
         "series": (list, REQUIRED), "registries": (list, [])}
 _RELEASES = {"source": (str, "listing"), "files": (list, []),
-             "github_repository": (str, "asterisk/asterisk")}
+             "github_repository": (str, "asterisk/asterisk"),
+             "github_url": (str, "https://github.com")}
 _SOURCES = {field.name: ((dict if field.name == "opus_codec_sha256" else str), field.default)
             for field in dataclasses.fields(Sources)}
 _DEFAULTS = {"base_image": (str, "debian:bookworm-slim"), "platforms": (list, list(PLATFORMS)),
@@ -223,7 +225,7 @@ def _releases(reader: _Reader, data: Any, environ: dict[str, str]) -> Releases:
         raise reader.fail("releases.files", "no release-list file given for source 'file'",
                           "list one or more files of versions, one a line")
     return Releases(source=source, files=tuple(files),
-                    github_repository=values["github_repository"])
+                    github_repository=values["github_repository"], github_url=values["github_url"])
 
 
 def _sources(reader: _Reader, data: Any, environ: dict[str, str]) -> Sources:

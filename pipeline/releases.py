@@ -18,6 +18,8 @@ import os
 import re
 from collections.abc import Iterable
 
+import requests
+
 from . import http, log
 from .errors import ResolutionError, SourceError
 from .matrix import Releases, Sources
@@ -141,22 +143,27 @@ class ReleaseIndex:
         import github3  # imported here: only this source needs it
 
         owner, _, name = self.config.github_repository.partition("/")
+        token = os.environ.get("GITHUB_TOKEN") or None
         try:
-            client = github3.login(token=os.environ["GITHUB_TOKEN"]) \
-                if os.environ.get("GITHUB_TOKEN") else github3.GitHub()
+            if self.config.github_url.rstrip("/") == "https://github.com":
+                client = github3.GitHub(token=token)
+            else:
+                client = github3.GitHubEnterprise(self.config.github_url, token=token)
             repository = client.repository(owner, name)
+            if repository is None:
+                raise ResolutionError(f"GitHub repository {self.config.github_repository} not found")
             found = {}
             for release in repository.releases():
                 version = _github_version(release.tag_name)
                 if version is None or version.is_certified != certified:
                     continue
-                assets = {a.name: a.browser_download_url for a in release.assets()}
+                assets = {a.name: a.browser_download_url for a in release.original_assets}
                 tarball = tarball_name(version)
                 if tarball not in assets:
                     continue
                 checksums = tuple(assets[n] for n in _checksum_names(tarball) if n in assets)
                 found[version] = Release(version, assets[tarball], checksums)
-        except github3.exceptions.GitHubException as error:
+        except (github3.exceptions.GitHubException, requests.RequestException) as error:
             raise ResolutionError(f"cannot read releases of {self.config.github_repository} "
                                   f"on GitHub: {error}") from None
         return found
