@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,7 +24,7 @@ from python_on_whales.exceptions import DockerException
 
 from . import log, sources
 from .errors import BuildError, PipelineError
-from .matrix import Matrix
+from .matrix import Matrix, Sources
 from .plan import BUILD_TARGET, Plan, Target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,14 +76,23 @@ def source_url() -> str:
     return "https://github.com/asterisk-pipeline/asterisk-pipeline"
 
 
-def inputs_digest(target: Target, context: Path, platforms: Iterable[str]) -> str:
-    """A digest of everything that goes into an image: publishing skips what already has it."""
+def inputs_digest(target: Target, config: Sources, tarball_sha256: str,
+                  dockerfiles: Path = DOCKERFILES) -> str:
+    """A digest of everything that goes into an image, known before building it.
+
+    Stored as a label; publishing compares it with the registry's copy to skip targets that
+    are up to date without rebuilding them. The release tarball's sha256 stands for the
+    whole source tree (it names the bundled pjproject's md5).
+    """
     digest = hashlib.sha256()
-    for root in (DOCKERFILES, context):
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(json.dumps([target.id, target.base_image, sorted(platforms)]).encode())
+    for path in sorted(p for p in dockerfiles.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(dockerfiles)).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps({
+        "target": target.id, "tarball": tarball_sha256, "base": target.base_image,
+        "platforms": sorted(target.platforms), "opus": list(config.opus_codec_sha256),
+        "sounds": [config.core_sounds, config.moh], "pjproject": config.pjproject,
+    }, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -118,32 +128,40 @@ def cache_options(cache: str, scope: str) -> dict:
     return options
 
 
-def build_image(docker: DockerClient, target: Target, context: Path, *, image: str,
-                platforms: list[str], cache: str = "", push: bool = False,
-                log_file: Path | None = None) -> None:
-    """One buildx build of one target; BuildError with the log's tail on failure."""
-    inputs = inputs_digest(target, context, platforms)
+def build_image(docker: DockerClient, target: Target, context: Path, *, inputs: str,
+                platforms: list[str], tags: Iterable[str] = (), load: bool = False,
+                output: dict[str, str] | None = None, cache: str = "",
+                log_file: Path | None = None, dockerfiles: Path = DOCKERFILES) -> dict:
+    """One buildx build of one target; returns buildx's metadata (digest, ...).
+
+    load=True puts the image in the local store; output= sends it elsewhere (e.g. a
+    registry, by digest). BuildError with the log's tail on failure.
+    """
     build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": target.base_image}
-    log.debug(f"docker buildx build {DOCKERFILES} --target {BUILD_TARGET[target.variant]} "
-              f"--build-context sources={context} --platform {','.join(platforms)} -t {image}")
+    log.debug(f"docker buildx build {dockerfiles} --target {BUILD_TARGET[target.variant]} "
+              f"--build-context sources={context} --platform {','.join(platforms)} "
+              + " ".join(f"-t {t}" for t in tags) + (f" --output {output}" if output else ""))
     lines: list[str] = []
-    try:
-        stream = docker.buildx.build(
-            DOCKERFILES, target=BUILD_TARGET[target.variant], build_args=build_args,
-            build_contexts={"sources": str(context)}, platforms=platforms, tags=[image],
-            labels=labels(target, inputs), load=not push, push=push, progress="plain",
-            provenance=False, stream_logs=True,
-            **cache_options(cache, f"asterisk-{target.version}"))
-        for line in stream:
-            lines.append(line)
-            log.debug(line.rstrip())
-    except DockerException as error:
-        tail = "".join(lines[-25:]) or (error.stderr or "")
-        raise BuildError(f"build of {target.id} failed (exit {error.return_code}):\n{tail}") from None
-    finally:
-        if log_file:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            log_file.write_text("".join(lines))
+    with tempfile.TemporaryDirectory() as scratch:
+        metadata_file = Path(scratch) / "metadata.json"
+        try:
+            stream = docker.buildx.build(
+                dockerfiles, target=BUILD_TARGET[target.variant], build_args=build_args,
+                build_contexts={"sources": str(context)}, platforms=platforms, tags=list(tags),
+                labels=labels(target, inputs), load=load, output=output or {},
+                metadata_file=metadata_file, progress="plain", provenance=False,
+                stream_logs=True, **cache_options(cache, f"asterisk-{target.version}"))
+            for line in stream:
+                lines.append(line)
+                log.debug(line.rstrip())
+        except DockerException as error:
+            tail = "".join(lines[-25:]) or (error.stderr or "")
+            raise BuildError(f"build of {target.id} failed (exit {error.return_code}):\n{tail}") from None
+        finally:
+            if log_file:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                log_file.write_text("".join(lines))
+        return json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
 
 
 SmokeFn = Callable[[DockerClient, str, Target, Path], None]
@@ -193,21 +211,22 @@ def build_all(docker: DockerClient, matrix: Matrix, plan: Plan, *, image_name: s
             results += [Result(t, status="failed", reason=str(error)) for t in targets]
             continue
         for target in sorted(targets, key=lambda t: t.variant != "plain"):
-            results.append(_build_one(docker, target, context, image_name, platforms_for(target),
-                                      cache, smoke))
+            results.append(_build_one(docker, matrix.sources, target, context, image_name,
+                                      platforms_for(target), cache, smoke))
     return results
 
 
-def _build_one(docker, target, context, image_name, platforms, cache, smoke) -> Result:
+def _build_one(docker, config, target, context, image_name, platforms, cache, smoke) -> Result:
     result = Result(target, image=local_image(image_name, target))
     start = time.monotonic()
     logs = OUT / "logs" / target.id
     with log.group(f"{target.id} ({', '.join(platforms)})"):
         try:
             step_start = time.monotonic()
+            inputs = inputs_digest(target, config, sources.file_sha256(context / "asterisk.tar.gz"))
             with log.step(f"build {result.image}"):
-                build_image(docker, target, context, image=result.image, platforms=platforms,
-                            cache=cache, log_file=logs / "build.log")
+                build_image(docker, target, context, inputs=inputs, platforms=platforms,
+                            tags=[result.image], load=True, cache=cache, log_file=logs / "build.log")
             result.steps["build"] = time.monotonic() - step_start
             result.size = docker.image.inspect(result.image).size or 0
             result.status = "built"

@@ -70,6 +70,15 @@ def _fetch_verified(url: str, dest: Path, expected_digest) -> None:
                           "the file is corrupt or was tampered with: nothing was built from it")
 
 
+def file_sha256(path: Path) -> str:
+    return _digest(path, "sha256")
+
+
+def release_sha256(release: Release) -> str:
+    """The release tarball's published sha256, without downloading the tarball."""
+    return _published_digest(release.checksum_urls, release.tarball_url)[1]
+
+
 def _digest(path: Path, algorithm: str) -> str:
     digest = hashlib.new(algorithm)
     with path.open("rb") as stream:
