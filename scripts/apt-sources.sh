@@ -8,6 +8,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -f "$keyring" ] || die "$keyring missing: not a Debian host? Install Docker >= 25 with buildx and compose v2 yourself, then rerun"
 sources=/etc/apt/sources.list.d/asterisk-pipeline.sources
 pin=/etc/apt/preferences.d/asterisk-pipeline
 changed=0

@@ -5,9 +5,9 @@
 #
 # Usage: scripts/bootstrap-host.sh [--stand-ins]
 #   --stand-ins  also prepare offline stand-ins, for machines without internet (this
-#                project's dev machines and CI; not for a real host): debian:bookworm-slim
-#                base images made with debootstrap, and a local HTTP mirror of the
-#                upstream downloads on 127.0.0.1:8088.
+#                project's dev machines and CI; not for a real host): the base image
+#                debian:bookworm-slim (linux/amd64 + linux/arm64) made with debootstrap,
+#                and a local HTTP mirror of the upstream downloads on 127.0.0.1:8088.
 #
 # Idempotent: each step checks first and does nothing when already done, so a rerun
 # takes seconds. A Docker engine that already works with buildx (e.g. a GitHub runner)
@@ -21,17 +21,17 @@ stand_ins=0
 for arg in "$@"; do
     case $arg in
         --stand-ins) stand_ins=1 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) die "unknown argument: $arg (usage: $0 [--stand-ins])" ;;
     esac
 done
 [ "$(id -u)" = 0 ] || die "run as root"
+exec </dev/null
 start=$SECONDS
-
 ready() { if [ -n "${PIPELINE_READY_DIR:-}" ]; then touch "$PIPELINE_READY_DIR/$1"; fi; }
 
-# Package installs must not start services: dockerd is started below our way, and
-# postgresql / docker-registry are started by the tests themselves with their own config.
+# Package installs must not start services: dockerd is started below, our way, and
+# postgresql / docker-registry are started by the tests with their own configuration.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
@@ -39,17 +39,15 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 docker_works() { docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
-
-# 1. apt sources (trixie/sid, pinned low) - only needed when something is missing.
 host_pkgs=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
-           openssl curl debootstrap postgresql xz-utils bzip2 ca-certificates)
-need_apt=0
-if ! docker_works; then need_apt=1; fi
-if [ -n "$(missing_pkgs "${host_pkgs[@]}" docker-compose)" ]; then need_apt=1; fi
-if [ "$stand_ins" = 1 ]; then need_apt=1; fi   # `apt-get source` needs sid's deb-src
-if [ "$need_apt" = 1 ]; then
+           openssl curl ca-certificates debootstrap postgresql xz-utils bzip2)
+
+compose_works() { docker compose version >/dev/null 2>&1; }
+
+# 1. apt sources for trixie/sid (pinned low), only when something must come from there:
+#    Docker 26 + buildx, compose v2, the Asterisk source package (--stand-ins).
+if ! docker_works || ! compose_works || [ "$stand_ins" = 1 ]; then
     "$here/apt-sources.sh"
-    export _PIPELINE_APT_UPDATED=1   # apt-sources.sh updated the lists if needed
 fi
 
 # 2. Docker engine 26 + buildx, with the containerd image store (multi-platform --load).
@@ -58,19 +56,20 @@ if docker_works; then
 else
     apt_install -t trixie docker.io docker-cli
     apt_install -t sid docker-buildx
-    mkdir -p /etc/docker
     want='{"features":{"containerd-snapshotter":true}}'
     if [ "$(cat /etc/docker/daemon.json 2>/dev/null || true)" != "$want" ]; then
-        step "docker: writing /etc/docker/daemon.json (containerd snapshotter)"
+        step "docker: writing /etc/docker/daemon.json (containerd image store)"
+        mkdir -p /etc/docker
         printf '%s\n' "$want" >/etc/docker/daemon.json
     fi
     "$here/start-dockerd.sh"
     docker buildx version >/dev/null 2>&1 || die "docker buildx does not work"
 fi
-step "docker: $(docker version -f 'client {{.Client.Version}}, engine {{.Server.Version}}, API {{.Server.APIVersion}}'), $(docker buildx version | cut -d' ' -f1,2)"
+step "docker: $(docker version -f 'client {{.Client.Version}} ({{.Client.APIVersion}}), engine {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker buildx version | cut -d' ' -f2)"
 ready engine-ready
 
-# 3. arm64 emulation: binfmt_misc mounted, qemu handlers registered (F flag).
+# 3. arm64 emulation: binfmt_misc mounted, qemu handler registered (with the F flag,
+#    so it also works inside containers).
 if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
     step "binfmt: mounting binfmt_misc"
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
@@ -79,40 +78,46 @@ apt_install qemu-user-static binfmt-support
 if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
     step "binfmt: registering qemu-aarch64"
     update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --import qemu-aarch64
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "could not register the qemu-aarch64 binfmt handler"
 fi
-[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "qemu-aarch64 binfmt handler is not registered"
 step "binfmt: qemu-aarch64 registered"
 
 # 4. Tools for the pipeline and the tests (only what is missing).
 apt_install "${host_pkgs[@]}"
-apt_install -t trixie docker-compose
-# postgresql must be installed but not running as a service: tests start their own.
+if ! compose_works; then apt_install -t trixie docker-compose; fi
+# postgresql is installed but must not run as a service: tests start their own.
 if command -v pg_lsclusters >/dev/null; then
-    pg_lsclusters -h 2>/dev/null | while read -r ver name _port status _rest; do
+    while read -r ver name _port status _rest; do
         case $status in online*)
             step "postgresql: stopping the packaged cluster $ver/$name"
             pg_ctlcluster "$ver" "$name" stop ;;
         esac
-    done
+    done < <(pg_lsclusters -h 2>/dev/null || true)
 fi
-step "tools: sipp, docker-registry, htpasswd, openssl, curl, debootstrap, postgresql, docker compose $(docker compose version --short 2>/dev/null || echo '?') present"
+step "tools: sipp, docker-registry, htpasswd, openssl, curl, debootstrap, postgresql, xz, bzip2, docker compose $(docker compose version --short 2>/dev/null || echo '?')"
 
-# 5. Offline stand-ins.
+# 5. Offline stand-ins: the mirror (quick) is built while the base images (slow, arm64
+#    under emulation) are made.
 if [ "$stand_ins" = 1 ]; then
+    "$here/make-local-mirror.sh" & mirror_pid=$!
     "$here/make-base-images.sh"
     ready base-ready
-    "$here/make-local-mirror.sh"
+    wait "$mirror_pid" || die "building the local mirror failed"
     "$here/serve-mirror.sh"
     ready mirror-ready
+    env_file=$CACHE_DIR/stand-ins.env
+    {
+        echo "PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}"
+        echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}"
+        cat "$CACHE_DIR/mirror/versions.env"
+    } >"$env_file"
 fi
 
 step "done in $((SECONDS - start))s"
 if [ "$stand_ins" = 1 ]; then
-    # shellcheck disable=SC1091
-    . "$here/stand-ins.env"
     cat <<MSG
-[bootstrap] To use the stand-ins, set:
-export PIPELINE_MIRROR=$PIPELINE_MIRROR
-export PIPELINE_BASE_IMAGE=$PIPELINE_BASE_IMAGE
+[bootstrap] To use the stand-ins (also in $env_file):
+export PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}
+[bootstrap] Base image: ${BASE_IMAGE:-debian:bookworm-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
 MSG
 fi

@@ -8,6 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 # in /usr/local/bin. Both negotiate the API version and find the buildx plugin in
 # /usr/libexec/docker/cli-plugins, so whichever comes first is fine.
 
+# shellcheck disable=SC2034  # used by the scripts that source this file
 CACHE_DIR=${PIPELINE_CACHE_DIR:-/var/cache/asterisk-pipeline}
 
 step() { printf '[bootstrap] %s\n' "$*"; }
@@ -24,7 +25,7 @@ missing_pkgs() {
     for p in "$@"; do pkg_installed "$p" || printf '%s\n' "$p"; done
 }
 
-# apt_update_once: run `apt-get update` once per bootstrap run (marker in env).
+# apt_update_once: run `apt-get update` at most once per bootstrap run (exported flag).
 apt_update_once() {
     if [ "${_PIPELINE_APT_UPDATED:-}" != 1 ]; then
         step "apt-get update"
@@ -33,17 +34,28 @@ apt_update_once() {
     fi
 }
 
+# apt_retry CMD...: run an apt command quietly; if it fails on lists that may be stale
+# (a machine kept from an earlier session), update the lists once and try again.
+apt_retry() {
+    local log
+    log=$(mktemp)
+    if "$@" >"$log" 2>&1; then rm -f "$log"; return 0; fi
+    if [ "${_PIPELINE_APT_UPDATED:-}" != 1 ]; then
+        apt_update_once
+        if "$@" >"$log" 2>&1; then rm -f "$log"; return 0; fi
+    fi
+    tail -n 20 "$log" >&2; rm -f "$log"
+    return 1
+}
+
 # apt_install [-t SUITE] NAME...: install the missing ones, without recommends.
 apt_install() {
-    local target=()
+    local target=() missing
     if [ "${1:-}" = -t ]; then target=(-t "$2"); shift 2; fi
-    local missing
-    missing=$(missing_pkgs "$@")
+    missing=$(missing_pkgs "$@" | tr '\n' ' ')
     [ -n "$missing" ] || return 0
-    apt_update_once
-    # shellcheck disable=SC2086  # word splitting of the package list is intended
-    step "apt-get install ${target[*]} $(echo $missing)"
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends "${target[@]}" $missing >/dev/null \
+    step "apt-get install ${target[*]:+${target[*]} }${missing% }"
+    # shellcheck disable=SC2086  # the package list is meant to split
+    apt_retry apt-get install -y -q --no-install-recommends "${target[@]}" $missing \
         || die "apt-get install ${target[*]} $missing failed"
 }

@@ -19,12 +19,14 @@ if docker info >/dev/null 2>&1; then
 fi
 command -v dockerd >/dev/null || die "dockerd is not installed"
 
-# pid_is NAME PIDFILE: true when PIDFILE names a live process whose command is NAME.
+# pid_is NAME PIDFILE: true when PIDFILE names a live (not zombie) process named NAME.
 pid_is() {
-    local pid
+    local pid state
     [ -s "$2" ] || return 1
     pid=$(tr -dc 0-9 <"$2")
-    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = "$1" ]
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = "$1" ] || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
 if pid_is dockerd /var/run/docker.pid; then
@@ -36,7 +38,7 @@ if pid_is dockerd /var/run/docker.pid; then
         sleep 1
     done
     step "dockerd: stopping the unresponsive dockerd"
-    kill "$(cat /var/run/docker.pid)" || true
+    kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
     sleep 5
 fi
 for f in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
