@@ -55,7 +55,28 @@ def parser() -> argparse.ArgumentParser:
                             "spec such as type=gha or type=registry,ref=REF")
     build.add_argument("--no-smoke", action="store_true",
                        help="skip the smoke calls (the images then cannot be pushed)")
+    build.add_argument("--push", action="store_true",
+                       help="then publish what passed its smoke test (same as `pipeline publish`)")
     build.set_defaults(run=_run_build)
+
+    publish = commands.add_parser(
+        "publish", help="build what is not up to date, smoke-test it, push it and move its tags")
+    _common(publish)
+    _selection(publish, required=False)
+    publish.add_argument("--image", default="asterisk-pipeline", metavar="NAME",
+                         help="local image name for the builds (default: %(default)s)")
+    publish.add_argument("--cache", default="", metavar="DIR|SPEC", help="build cache, as for build")
+    publish.add_argument("--registry", action="append", default=[], metavar="NAME",
+                         help="only this registry of the matrix (repeatable)")
+    ci = publish.add_mutually_exclusive_group()
+    ci.add_argument("--by-digest", metavar="DIR",
+                    help="CI build job: build --build-platform only, push it by digest (no tags) "
+                         "and write the digests to DIR")
+    ci.add_argument("--merge", metavar="DIR",
+                    help="CI merge job: make the manifest lists from the digests in DIR and move the tags")
+    publish.add_argument("--build-platform", metavar="OS/ARCH",
+                         help="with --by-digest: the one platform this job builds")
+    publish.set_defaults(run=_run_publish)
     return main
 
 
@@ -90,10 +111,23 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    if args.push and args.no_smoke:
+        raise ConfigurationError("--push publishes only smoke-tested images; drop --no-smoke")
     matrix, plan = _load_plan(args)
+    if args.push:
+        return _run_publish(args, (matrix, plan))
     from . import build  # imported late: planning needs no Docker client
 
     return build.run(matrix, plan, args)
+
+
+def _run_publish(args: argparse.Namespace, loaded: tuple[Matrix, Plan] | None = None) -> int:
+    matrix, plan = loaded or _load_plan(args)
+    if getattr(args, "build_platform", None):
+        _platforms([args.build_platform])
+    from . import publish
+
+    return publish.run(matrix, plan, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -83,10 +83,13 @@ class Registry:
     username_env: str = ""
     password_env: str = ""
     ca_cert: str = ""
+    host: str = ""   # overrides the registry host images go to (e.g. a stand-in for ECR)
 
     @property
     def image(self) -> str:
         """The image name without tag, e.g. docker.io/org/asterisk."""
+        if self.host:
+            return f"{self.host}/{self.repository}"
         if self.type == "ecr":
             return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}"
         if self.type == "dockerhub" and self.repository.count("/") < 2:
