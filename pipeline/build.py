@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -156,12 +157,26 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, inputs: 
                 log.debug(line.rstrip())
         except DockerException as error:
             tail = "".join(lines[-25:]) or (error.stderr or "")
-            raise BuildError(f"build of {target.id} failed (exit {error.return_code}):\n{tail}") from None
+            raise BuildError(f"build of {target.id} failed: {failure_summary(lines)}\n{tail}") from None
         finally:
             if log_file:
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 log_file.write_text("".join(lines))
         return json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
+
+
+def failure_summary(lines: list[str]) -> str:
+    """'[stage n/m] <first words of the step>: <its last output line>' from a plain-progress log."""
+    failed = next((re.match(r"#(\d+) ERROR", line) for line in reversed(lines)
+                   if re.match(r"#\d+ ERROR", line)), None)
+    if not failed:
+        return "see the build log"
+    step = failed[1]
+    title = next((line.split(" ", 1)[1].strip() for line in lines
+                  if line.startswith(f"#{step} [")), f"step #{step}")
+    output = [line for line in lines if re.match(rf"#{step} \d+\.\d+ ", line)]
+    last = output[-1].split(" ", 2)[2].strip() if output else ""
+    return f"{title[:80]}{' …' if len(title) > 80 else ''}: {last}"
 
 
 SmokeFn = Callable[[DockerClient, str, Target, Path], None]

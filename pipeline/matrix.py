@@ -49,8 +49,8 @@ class Sources:
     opus_codec: str = ""
     opus_codec_sha256: tuple[tuple[str, str], ...] = ()
     sounds: str = "https://downloads.asterisk.org/pub/telephony/sounds/releases"
-    core_sounds: str = "asterisk-core-sounds-en-wav-1.6.1"
-    moh: str = "asterisk-moh-opsound-wav-2.03"
+    core_sounds: str = "asterisk-core-sounds-en-ulaw-1.6.1"
+    moh: str = "asterisk-moh-opsound-ulaw-2.03"
 
     def url(self, upstream: str) -> str:
         """An upstream URL, or where the mirror keeps it: https://HOST/PATH → MIRROR/HOST/PATH."""

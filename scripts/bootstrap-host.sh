@@ -99,6 +99,7 @@ step "tools: sipp, docker-registry, htpasswd, openssl, curl, debootstrap, postgr
 # 5. Offline stand-ins: the mirror (quick) is built while the base images (slow, arm64
 #    under emulation) are made.
 if [ "$stand_ins" = 1 ]; then
+    apt_install sox   # the mirror converts Debian's wav prompts to upstream's ulaw form
     "$here/make-local-mirror.sh" & mirror_pid=$!
     "$here/make-base-images.sh"
     ready base-ready

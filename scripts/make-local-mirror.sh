@@ -9,7 +9,7 @@
 #     bdimad_dev.o dropped from the build since Debian removed its source; the md5
 #     file inside the Asterisk tree is rewritten to match: a self-consistent stand-in),
 #   - traud/asterisk-opus files at the commit Debian's component was taken from,
-#   - core sounds (en, wav) and music on hold (opsound, wav) tarballs + .sha256.
+#   - core sounds (en) and music on hold (opsound) tarballs, wav and ulaw, + .sha256.
 # Skipped when the mirror is complete (stamp file); downloads are cached beside it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mirror=$CACHE_DIR/mirror
 dl=$CACHE_DIR/downloads
 # Bump when the layout or the recipe changes, so existing mirrors are rebuilt.
-recipe=3
+recipe=4
 # traud/asterisk-opus commit that Debian's Xopus component (asterisk-0.0.20211102) is:
 # its tree hashes to the same NAR hash as nixpkgs' fetchFromGitHub of this rev.
 opus_ref=a959f072d3f364be983dd27e6e250b038aaef747
@@ -121,17 +121,23 @@ mv "$work/opus" "$new/raw.githubusercontent.com/traud/asterisk-opus/$opus_dir"
 # 6. Sounds, laid out like upstream's tarballs (files at the top level).
 snd=$new/downloads.asterisk.org/pub/telephony/sounds/releases
 mkdir -p "$snd"
-# sound_tarball DEB SRC_SUBDIR NAME DOCNAME: NAME-VER.tar.gz from the .deb's SRC_SUBDIR,
-# with upstream-like CHANGES-/LICENSE-DOCNAME files; prints VER.
+# sound_tarball DEB SRC_SUBDIR NAME DOCNAME [ulaw]: NAME-VER.tar.gz from the .deb's
+# SRC_SUBDIR, with upstream-like CHANGES-/LICENSE-DOCNAME files; prints VER. With `ulaw`,
+# every .wav becomes a raw mu-law .ulaw file (sox), as in upstream's -ulaw tarballs.
 sound_tarball() {
-    local deb=$1 sub=$2 name=$3 doc=$4 ver pkg x t
+    local deb=$1 sub=$2 name=$3 doc=$4 format=${5:-wav} ver pkg x t
     pkg=$(dpkg-deb -f "$deb" Package)
     ver=$(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')
     doc=${doc//@VER@/$ver}
     x=$work/deb-$name; t=$work/$name-$ver
-    dpkg-deb -x "$deb" "$x"
+    [ -d "$x" ] || dpkg-deb -x "$deb" "$x"
     mkdir -p "$t"
     cp -a "$x/$sub/." "$t/"
+    if [ "$format" = ulaw ]; then
+        find "$t" -name '*.wav' -print0 | while IFS= read -r -d '' wav; do
+            sox "$wav" -r 8000 -c 1 -t ul "${wav%.wav}.ulaw" && rm "$wav"
+        done
+    fi
     cp "$x/usr/share/doc/$pkg/copyright" "$t/LICENSE-$doc"
     printf '%s %s: offline stand-in rebuilt from Debian package %s %s.\n' \
         "$name" "$ver" "$pkg" "$(dpkg-deb -f "$deb" Version)" >"$t/CHANGES-$doc"
@@ -149,13 +155,17 @@ core_ver=$(sound_tarball "${core_deb[0]}" usr/share/asterisk/sounds/en_US_f_Alli
     asterisk-core-sounds-en-wav asterisk-core-en-@VER@)
 moh_ver=$(sound_tarball "${moh_deb[0]}" usr/share/asterisk/moh \
     asterisk-moh-opsound-wav asterisk-moh-opsound-wav)
+sound_tarball "${core_deb[0]}" usr/share/asterisk/sounds/en_US_f_Allison \
+    asterisk-core-sounds-en-ulaw asterisk-core-en-@VER@ ulaw >/dev/null
+sound_tarball "${moh_deb[0]}" usr/share/asterisk/moh \
+    asterisk-moh-opsound-ulaw asterisk-moh-opsound-ulaw ulaw >/dev/null
 
 # 7. Swap the new mirror in (the server serves the path, so it sees the new tree).
 cat >"$new/README.txt" <<TXT
 Offline stand-in for upstream download hosts, built by scripts/make-local-mirror.sh
 from Debian packages (not upstream's bytes: checksums differ from upstream's).
 Asterisk $ast_ver, pjproject $pj_ver, asterisk-opus $opus_dir,
-core sounds en wav $core_ver, moh opsound wav $moh_ver.
+core sounds en wav/ulaw $core_ver, moh opsound wav/ulaw $moh_ver.
 TXT
 cat >"$new/versions.env" <<ENV
 MIRROR_ASTERISK_VERSION=$ast_ver

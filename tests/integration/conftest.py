@@ -41,3 +41,45 @@ def mirror():
 
 def require(tool):
     assert shutil.which(tool), f"{tool} is not installed: run scripts/setup.sh --stand-ins"
+
+
+# ----------------------------------------------------------------------------- images
+# The newest LTS (22.10.1 from the local mirror), plain and opus, built once per session by
+# the real CLI: `pipeline build lts` (sources verified, buildx, smoke calls). Set
+# PIPELINE_TEST_IMAGE_PLAIN / PIPELINE_TEST_IMAGE_OPUS to test images built elsewhere.
+TEST_IMAGE = "asterisk-test"
+
+
+@pytest.fixture(scope="session")
+def lts_build(docker, mirror, tmp_path_factory):
+    """The outcome of `pipeline build lts`: exit code, output, and the two image refs."""
+    from pipeline import build
+    from pipeline.cli import main
+    from tests.conftest import ROOT
+
+    given = os.environ.get("PIPELINE_TEST_IMAGE_PLAIN"), os.environ.get("PIPELINE_TEST_IMAGE_OPUS")
+    if all(given):
+        return {"code": 0, "plain": given[0], "opus": given[1], "out": build.OUT}
+    out = tmp_path_factory.mktemp("lts-build")
+    saved = os.environ.get("PIPELINE_MIRROR"), build.OUT
+    os.environ["PIPELINE_MIRROR"], build.OUT = mirror, out
+    try:
+        code = main(["build", "lts", "--platform", "linux/amd64", "--image", TEST_IMAGE,
+                     "--matrix", str(ROOT / "matrix.yaml")])
+    finally:
+        build.OUT = saved[1]
+        if saved[0] is None:
+            os.environ.pop("PIPELINE_MIRROR", None)
+        else:
+            os.environ["PIPELINE_MIRROR"] = saved[0]
+    return {"code": code, "plain": f"{TEST_IMAGE}:22.10.1", "opus": f"{TEST_IMAGE}:22.10.1-opus",
+            "out": out}
+
+
+@pytest.fixture(scope="session")
+def images(lts_build, docker):
+    for variant in ("plain", "opus"):
+        assert docker.image.exists(lts_build[variant]), (
+            f"{lts_build[variant]} was not built (pipeline build lts exited {lts_build['code']}; "
+            f"logs in {lts_build['out']}/logs)")
+    return {"plain": lts_build["plain"], "opus": lts_build["opus"]}
