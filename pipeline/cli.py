@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="print the targets and tags, then exit")
     _common(plan)
     _selection(plan, required=False)
+    plan.add_argument("--per-platform", action="store_true",
+                      help="with --json: one entry per target and platform, with its runner")
     plan.add_argument("--json", action="store_true",
                       help="print JSON usable as a GitHub Actions strategy.matrix")
     plan.set_defaults(run=_run_plan)
@@ -100,7 +102,7 @@ def _load_plan(args: argparse.Namespace) -> tuple[Matrix, Plan]:
 def _run_plan(args: argparse.Namespace) -> int:
     _, plan = _load_plan(args)
     if args.json:
-        print(json.dumps(plan.as_json(), indent=2))
+        print(json.dumps(plan.as_json(per_platform=args.per_platform), indent=2))
         return 0
     rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags)]
             for t in plan.targets]

@@ -15,6 +15,9 @@ from .matrix import Matrix, Registry, Series
 from .releases import Release, ReleaseIndex
 from .versions import Spec, Version, resolve
 
+# Native GitHub-hosted runners per platform (no emulation in CI).
+RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
+
 # The Dockerfile stage that makes each variant.
 BUILD_TARGET = {"plain": "runtime", "opus": "runtime-opus"}
 
@@ -59,8 +62,15 @@ class Plan:
     targets: tuple[Target, ...]
     registries: tuple[Registry, ...]
 
-    def as_json(self) -> dict:
-        return {"include": [target.as_json(self.registries) for target in self.targets]}
+    def as_json(self, *, per_platform: bool = False) -> dict:
+        """`{"include": [...]}`: one entry per target, or per target and platform (each with
+        the GitHub-hosted runner that builds that platform natively)."""
+        entries = [target.as_json(self.registries) for target in self.targets]
+        if per_platform:
+            entries = [{**entry, "platform": platform, "runner": RUNNERS[platform],
+                        "platform_slug": platform.replace("/", "-")}
+                       for entry in entries for platform in entry["platforms"].split(",")]
+        return {"include": entries}
 
 
 def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = (), *,

@@ -111,3 +111,11 @@ def test_cli_spec_that_matches_nothing(capsys, monkeypatch):
     monkeypatch.setenv("PIPELINE_RELEASES", FILES)
     assert main(["plan", "24.x", "--matrix", str(ROOT / "matrix.yaml")]) == 4
     assert "no release matches '24.x'" in capsys.readouterr().err
+
+
+def test_json_per_platform_names_the_native_runner(matrix):
+    entries = plan_for(matrix, "22.x", variants=["opus"]).as_json(per_platform=True)["include"]
+    assert [(e["id"], e["platform"], e["runner"], e["platform_slug"]) for e in entries] == [
+        ("22.10.1-opus", "linux/amd64", "ubuntu-24.04", "linux-amd64"),
+        ("22.10.1-opus", "linux/arm64", "ubuntu-24.04-arm", "linux-arm64"),
+    ]
