@@ -24,6 +24,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from . import log, sources
+from . import smoke as smoke_module
 from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
 from .plan import BUILD_TARGET, Plan, Target
@@ -192,21 +193,13 @@ def run(matrix: Matrix, plan: Plan, args) -> int:
                      f"{','.join(platforms_for(target))} from {target.release.tarball_url}")
         return 0
     results = build_all(docker, matrix, plan, image_name=args.image, platforms_for=platforms_for,
-                        cache=args.cache, smoke=None if args.no_smoke else _smoke_fn())
+                        cache=args.cache, smoke=None if args.no_smoke else smoke_module.check_image)
     report(results)
     failed = [r for r in results if not r.ok]
     if failed:
         raise BuildError(f"{len(failed)} of {len(results)} targets failed: "
                          + ", ".join(r.target.id for r in failed))
     return 0
-
-
-def _smoke_fn() -> SmokeFn | None:
-    try:
-        from . import smoke
-    except ImportError:
-        return None
-    return smoke.check_image
 
 
 def build_all(docker: DockerClient, matrix: Matrix, plan: Plan, *, image_name: str,

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import log
+from . import log, smoke
 from .errors import ConfigurationError, PipelineError
 from .matrix import PLATFORMS, VARIANTS, Matrix, load
 from .plan import Plan, make_plan
@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true",
                       help="print JSON usable as a GitHub Actions strategy.matrix")
     plan.set_defaults(run=_run_plan)
+
+    smoke.add_cli(commands)
 
     build = commands.add_parser("build", help="build (and smoke-test) the selected targets")
     _common(build)

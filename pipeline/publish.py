@@ -45,7 +45,7 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import build, log, registries, sources
+from . import build, log, registries, smoke, sources
 from .errors import BuildError, ConfigurationError, PipelineError, PublishError
 from .matrix import Matrix, Registry
 from .plan import Plan, Target
@@ -578,7 +578,7 @@ def run(matrix: Matrix, plan: Plan, args, environ: Mapping[str, str] | None = No
     if not chosen:
         raise ConfigurationError(f"{matrix.path}: no registries to publish to; add a 'registries:' list")
     builder = Builder(matrix=matrix, image_name=args.image, cache=args.cache,
-                      smoke=build._smoke_fn())
+                      smoke=smoke.check_image)
     with connected(build.client(), chosen, base_dir=matrix.path.parent, environ=environ,
                    dry_run=args.dry_run) as (docker, sessions, unreachable):
         options = dict(unreachable=unreachable, dry_run=args.dry_run)

@@ -1,0 +1,408 @@
+"""The smoke test: start an image, wait until Asterisk is fully booted, place real SIP
+calls at it with sipp from the host, and say per check what passed and why not.
+
+    pipeline smoke IMAGE [--variant plain|opus] [--logs DIR] [--network host|published|both]
+                         [--postgres DSN]
+
+The containers of one run (each on its own free ports, so runs on one host do not collide):
+- "host": host networking, the image's configuration plus the smoke additions
+  (data/config), PJSIP realtime on a throwaway PostgreSQL. Most checks run here.
+- "published": the same configuration with SIP and the RTP range published with -p.
+- "default-config": the image's own configuration, untouched: nothing gets in.
+With --network host or published, the first two become one container in that mode.
+
+Results: one line per check, a summary table, LOGS/junit.xml, and for each failed check
+LOGS/<check>/ with the container log, sipp's traces (messages, errors, statistics,
+screen) and what the Asterisk CLI showed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import datetime
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import log
+from ..errors import ConfigurationError, PipelineError, SmokeError
+from . import junit, postgres
+from .ports import allocate
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+    from ..plan import Target
+    from . import checks
+    from .instance import Instance
+
+VARIANTS = ("plain", "opus")
+NETWORKS = ("host", "published", "both")
+SCHEMA_PATH = "/usr/share/asterisk/db/postgresql-config.sql"
+VARIANT_LABEL = "org.asterisk.variant"
+NOT_RUN = "not run:"
+
+__all__ = ["CheckResult", "add_cli", "check_image", "check_names", "plan",
+           "raise_for_failures", "run_smoke"]
+
+
+@dataclasses.dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    seconds: float
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceSpec:
+    label: str
+    network: str
+    test_config: bool
+    realtime: bool
+    checks: tuple[str, ...]
+
+
+def plan(network: str = "both") -> list[InstanceSpec]:
+    """The containers of a run and the checks each one gets (pure)."""
+    if network not in NETWORKS:
+        raise ConfigurationError(f"--network {network!r}: use one of {', '.join(NETWORKS)}")
+    full = ("boot", "audio", "lua", "opus", "dtmf", "realtime", "closed")
+    main = "published" if network == "published" else "host"
+    specs = [InstanceSpec(main, main, True, True, full)]
+    if network == "both":
+        # Side by side with the host container's checks: media through the published ports,
+        # both ways (the Opus check's caller echoes what Asterisk sends).
+        specs.append(InstanceSpec("published", "published", True, False,
+                                  ("boot", "audio", "opus")))
+    specs.append(InstanceSpec("default-config", "published" if network != "host" else "host",
+                              False, False, ("boot", "closed")))
+    return specs
+
+
+def check_names(network: str = "both") -> list[str]:
+    """Every check of a run, in the order they run: boots first."""
+    specs = plan(network)
+    boots = [f"boot-{s.label}" for s in specs]
+    return boots + [f"{c}-{s.label}" for s in specs for c in s.checks if c != "boot"]
+
+
+def image_variant(docker: DockerClient, image: str) -> str:
+    labels = docker.image.inspect(image).config.labels or {}
+    variant = labels.get(VARIANT_LABEL, "")
+    if variant not in VARIANTS:
+        raise ConfigurationError(f"{image} has no {VARIANT_LABEL} label (plain or opus): "
+                                 "pass --variant")
+    return variant
+
+
+def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Path,
+              network: str = "both", postgres: str | None = None,
+              config: Path | None = None) -> list[CheckResult]:
+    """Run every check against `image`; never raises for a failed check (see the results).
+
+    The containers and PostgreSQL start at once; then each container gets its boot check
+    and its calls, the containers side by side (each has its own ports). `config` replaces
+    the smoke additions (pipeline/smoke/data/config) laid over the image's configuration:
+    the tests use it to run with a dialplan that lacks an extension.
+    """
+    from . import checks  # imported here: `pipeline plan` needs no Docker client
+    from .instance import Instance
+
+    variant = variant or image_variant(docker, image)
+    if variant not in VARIANTS:
+        raise ConfigurationError(f"--variant {variant!r}: use plain or opus")
+    specs = plan(network)
+    logs = Path(logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    results: list[CheckResult] = []
+    ctx = checks.Context(variant=variant, password=secrets.token_hex(12))
+    work = Path(tempfile.mkdtemp(prefix="pipeline-smoke-"))
+    instances = [Instance(label=s.label, network=s.network, ports=p, test_config=s.test_config)
+                 for s, p in zip(specs, allocate(len(specs)), strict=True)]
+    realtime: _Realtime | None = None
+    log.info(f"smoke {image} ({variant}, network {network})")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(instances) + 1) as pool:
+            if any(s.realtime for s in specs):
+                realtime = _Realtime(postgres, ctx)
+                preparing = pool.submit(realtime.prepare, docker, image)
+            jobs = []
+            for spec, instance in zip(specs, instances, strict=True):
+                if spec.realtime and realtime:
+                    realtime.attach(instance)
+                jobs.append(pool.submit(_start_and_check, docker, image, ctx, spec, instance,
+                                        config, work, logs, realtime))
+            for job in jobs:
+                results += job.result()
+            if realtime:
+                preparing.result()
+    finally:
+        _cleanup(instances, realtime, work)
+        order = {name: index for index, name in enumerate(check_names(network))}
+        results.sort(key=lambda r: order.get(r.name, len(order)))
+        junit.write(logs / "junit.xml", f"smoke {image}", results,
+                    classname=f"smoke.{variant}",
+                    properties={"image": image, "variant": variant, "network": network})
+        _summary(image, results, time.monotonic() - start)
+    return results
+
+
+def check_image(docker: DockerClient, image: str, target: Target | None, logs: Path) -> None:
+    """Run every check for this image; SmokeError names each failed check and why."""
+    variant = target.variant if target is not None else None
+    results = run_smoke(docker, image, variant=variant, logs=Path(logs) / "smoke")
+    raise_for_failures(image, results, Path(logs) / "smoke")
+
+
+def raise_for_failures(image: str, results: Sequence[CheckResult], logs: Path) -> None:
+    """SmokeError naming each failed check and why, if any failed."""
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return
+    ran = [f"{r.name}: {_first_line(r.detail)}" for r in failed if not r.detail.startswith(NOT_RUN)]
+    skipped = [r.name for r in failed if r.detail.startswith(NOT_RUN)]
+    if skipped:
+        ran.append(f"not run because their container did not boot: {', '.join(skipped)}")
+    raise SmokeError(f"smoke test of {image} failed {len(failed)} of {len(results)} checks: "
+                     + "; ".join(ran) + f" (logs in {logs})")
+
+
+# ---- the steps of a run --------------------------------------------------------------------
+
+def _start(docker, image, instance: Instance, ctx: checks.Context, config: Path | None) -> None:
+    try:
+        instance.start(docker, image, password=ctx.password, overlay=config)
+    except PipelineError as error:
+        instance.start_error = str(error)
+
+
+class _Realtime:
+    """The realtime check's database. Its name, role and password are chosen first, so the
+    container starts with them while the server and schema are being prepared."""
+
+    def __init__(self, dsn: str | None, ctx: checks.Context) -> None:
+        self.ctx = ctx
+        self.done = threading.Event()
+        self.server: postgres.LocalServer | None = None
+        self.prepared = False
+        self.database: postgres.Database | None = None
+        if dsn:
+            self.admin = postgres.from_dsn(dsn)
+        else:
+            try:
+                self.server = postgres.LocalServer()
+            except PipelineError as error:
+                ctx.realtime_problem = f"PostgreSQL for the realtime check: {error}"
+                return
+            self.admin = self.server.admin
+        suffix = secrets.token_hex(4)
+        self.database = dataclasses.replace(self.admin, name=f"asterisk_smoke_{suffix}",
+                                            user=f"asterisk_smoke_{suffix}",
+                                            password=secrets.token_hex(12))
+
+    def attach(self, instance: Instance) -> None:
+        """The instance's container gets the database settings (ASTERISK_REALTIME, ...)."""
+        if self.database is None:
+            return
+        host = self.database.host
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        if not self.database.mount and loopback and instance.network != "host":
+            self.ctx.realtime_problem = (
+                f"the database at {host} is on the host's loopback, which a "
+                "container with published ports cannot reach: use --network host or both, "
+                "or a DSN with an address the container can reach")
+            return
+        instance.database = self.database
+
+    def prepare(self, docker, image) -> None:
+        """Server, schema from the image, test endpoint; `wait` blocks until this is done."""
+        from . import checks
+        from .instance import image_file
+
+        try:
+            if self.database is None:
+                return
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                schema_job = pool.submit(image_file, docker, image, SCHEMA_PATH)
+                if self.server:
+                    self.server.start()
+                schema = schema_job.result()
+            if not schema or "ps_endpoints" not in schema:
+                self.ctx.realtime_problem = (
+                    f"the image has no PJSIP realtime schema at {SCHEMA_PATH} (SQL rendered "
+                    "from contrib/ast-db-manage with `alembic -c config.ini upgrade head --sql`)")
+                return
+            postgres.prepare(self.admin, self.database, schema)
+            self.prepared = True
+            checks.add_realtime_endpoint(self.ctx, self.database)
+        except PipelineError as error:
+            self.ctx.realtime_problem = f"PostgreSQL for the realtime check: {error}"
+        finally:
+            self.done.set()
+
+    def wait(self, timeout: float = 60) -> None:
+        if not self.done.wait(timeout):
+            self.ctx.realtime_problem = f"PostgreSQL was not ready after {timeout:.0f}s"
+
+    def log_text(self) -> str:
+        return self.server.log_text() if self.server else ""
+
+    def close(self) -> None:
+        try:
+            if self.prepared and not self.server:
+                postgres.drop(self.admin, self.database)
+        except PipelineError as error:
+            log.warning(f"could not drop the smoke database {self.database.name}: {error}")
+        finally:
+            if self.server:
+                self.server.stop()
+
+
+def _start_and_check(docker, image, ctx: checks.Context, spec: InstanceSpec, instance: Instance,
+                     config: Path | None, work: Path, logs: Path,
+                     realtime: _Realtime | None) -> list[CheckResult]:
+    """Start one container, boot check, then its checks one after the other."""
+    _start(docker, image, instance, ctx, config)
+    results = [_run_check(ctx, "boot", instance, work, logs)]
+    for name in spec.checks:
+        if name == "boot":
+            continue
+        if not instance.booted:
+            results.append(CheckResult(f"{name}-{instance.label}", False, 0.0,
+                                       f"{NOT_RUN} the {instance.label} container did not boot "
+                                       "(see its boot check)"))
+            continue
+        if instance.database and realtime:
+            realtime.wait()   # its Asterisk queries the database from the first call on
+        results.append(_run_check(ctx, name, instance, work, logs, realtime))
+    return results
+
+
+def _run_check(ctx: checks.Context, name: str, instance: Instance, work: Path, logs: Path,
+               realtime: _Realtime | None = None) -> CheckResult:
+    from . import checks
+    from .instance import CheckFailed
+
+    full_name = f"{name}-{instance.label}"
+    workdir = work / full_name
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    instance.mark = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        if instance.start_error:
+            raise CheckFailed(instance.start_error)
+        detail = checks.CHECKS[name](ctx, instance, workdir)
+        passed = True
+    except CheckFailed as error:
+        detail, passed = str(error), False
+    except PipelineError as error:
+        detail, passed = f"{type(error).__name__}: {error}", False
+    except Exception as error:  # a broken check must not hide the others
+        detail, passed = f"unexpected {type(error).__name__}: {error}", False
+    result = CheckResult(full_name, passed, time.monotonic() - start, detail)
+    if not passed:
+        _keep_logs(ctx, result, instance, workdir, logs / full_name, realtime)
+        log.info(f"  {full_name} ... FAILED ({result.seconds:.1f}s): {_first_line(detail)}")
+    else:
+        log.info(f"  {full_name} ... ok ({result.seconds:.1f}s) {detail}")
+    return result
+
+
+def _keep_logs(ctx, result: CheckResult, instance: Instance, workdir: Path, destination: Path,
+               realtime: _Realtime | None) -> None:
+    if destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(workdir, destination)
+    (destination / "container.log").write_text(instance.log() if instance.name else "")
+    (destination / "reason.txt").write_text(result.detail + "\n")
+    samples = ctx.samples.get(workdir.name)
+    if samples:
+        (destination / "asterisk-cli.txt").write_text("\n----\n".join(samples))
+    if realtime and result.name.startswith("realtime"):
+        (destination / "postgresql.log").write_text(realtime.log_text())
+    log.info(f"    logs: {destination}")
+
+
+def _cleanup(instances: list[Instance], realtime: _Realtime | None, work: Path) -> None:
+    """Every container and the database go, side by side; then the work directory."""
+    jobs = [instance.remove for instance in instances] + ([realtime.close] if realtime else [])
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            for job in [pool.submit(job) for job in jobs]:
+                try:
+                    job.result()
+                except PipelineError as error:
+                    log.warning(f"clean-up: {error}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def _summary(image: str, results: Sequence[CheckResult], seconds: float) -> None:
+    rows = [[r.name, "ok" if r.passed else "FAILED", f"{r.seconds:.1f}s",
+             _first_line(r.detail)[:100]] for r in results]
+    passed = sum(r.passed for r in results)
+    log.summary(f"smoke {image}: {passed} of {len(results)} checks passed in {seconds:.1f}s",
+                ["check", "result", "time", "detail"], rows)
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+def add_cli(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Registers `pipeline smoke`: cli.py calls `smoke.add_cli(commands)`."""
+    parser = commands.add_parser("smoke", help="start an image and place real SIP calls at it",
+                                 description=__doc__.split("\n\n")[0])
+    parser.add_argument("image", metavar="IMAGE", help="a local image reference")
+    parser.add_argument("--variant", choices=VARIANTS,
+                        help=f"what to expect (default: the image's {VARIANT_LABEL} label)")
+    parser.add_argument("--logs", metavar="DIR", type=Path,
+                        help="where junit.xml and the logs of failed checks go "
+                             "(default: $PIPELINE_OUT/logs/smoke/<image>, PIPELINE_OUT=out)")
+    parser.add_argument("--network", choices=NETWORKS, default="both",
+                        help="host networking, published ports, or both (default: both)")
+    parser.add_argument("--postgres", metavar="DSN",
+                        help="use this PostgreSQL server (postgresql://USER:PASS@HOST:PORT/DB, "
+                             "allowed to create databases and roles) instead of starting one")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the containers and checks, then exit")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every command (docker, sipp, psql)")
+    parser.set_defaults(run=_run_cli)
+    return parser
+
+
+def _default_logs(image: str) -> Path:
+    out = Path(os.environ.get("PIPELINE_OUT", "out"))
+    return out / "logs" / "smoke" / re.sub(r"[^A-Za-z0-9_.-]+", "_", image)
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        for spec in plan(args.network):
+            log.info(f"would start {args.image} as '{spec.label}' ({spec.network} network, "
+                     f"{'test' if spec.test_config else 'default'} configuration"
+                     f"{', realtime PostgreSQL' if spec.realtime else ''}): "
+                     f"{', '.join(spec.checks)}")
+        return 0
+    from ..build import client  # the one place the Docker client is made
+
+    logs = args.logs or _default_logs(args.image)
+    results = run_smoke(client(), args.image, variant=args.variant, logs=logs,
+                        network=args.network, postgres=args.postgres)
+    raise_for_failures(args.image, results, logs)
+    log.info(f"junit report: {logs / 'junit.xml'}")
+    return 0

@@ -1,0 +1,186 @@
+"""The smoke test against the real 22.10.1 images: real containers, real SIP calls with
+sipp, a real PostgreSQL. Every check must pass on the plain and on the opus image, and
+each broken case must make the smoke step fail with the reason in its message.
+
+Images: those `pipeline build lts` makes in the session fixture `images`
+(tests/integration/conftest.py), or PIPELINE_TEST_IMAGE_PLAIN / PIPELINE_TEST_IMAGE_OPUS.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import time
+import types
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pipeline import smoke
+from pipeline.errors import SmokeError
+from pipeline.smoke import postgres
+from pipeline.smoke.instance import CONFIG, LABEL
+from tests.integration.conftest import require
+
+pytestmark = pytest.mark.slow
+
+VARIANTS = ("plain", "opus")
+SUITE_SECONDS = 60   # the target is 30 s per image; this bound only catches a runaway
+
+
+@pytest.fixture(scope="session")
+def smoke_images(images) -> dict[str, str]:
+    """The 22.10.1 images `pipeline build lts` made (tests/integration/conftest.py)."""
+    return images
+
+
+@pytest.fixture(scope="session")
+def tools():
+    require("sipp")
+    for name in ("psql", "initdb", "pg_ctl"):
+        postgres.tool(name)   # SmokeError (a failure, not a skip) when PostgreSQL is missing
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(docker):
+    yield
+    leftovers = docker.container.list(all=True, filters=[("label", LABEL)])
+    for container in leftovers:
+        container.remove(force=True, volumes=True)
+    assert not leftovers, f"containers left behind: {[c.name for c in leftovers]}"
+    assert not smoke_sipps(), f"sipp processes left behind: {smoke_sipps()}"
+    servers = list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pipeline-smoke-pg-*"))
+    assert not servers, f"PostgreSQL directories left behind: {servers}"
+
+
+def smoke_sipps() -> list[str]:
+    """sipp processes started by the smoke test (they run in its work directories)."""
+    pids = subprocess.run(["pgrep", "-x", "sipp"], capture_output=True, text=True).stdout.split()
+    mine = []
+    for pid in pids:
+        try:
+            if "pipeline-smoke-" in os.readlink(f"/proc/{pid}/cwd"):
+                mine.append(pid)
+        except OSError:
+            continue   # ended meanwhile
+    return mine
+
+
+def junit_cases(logs: Path) -> dict[str, bool]:
+    suite = ET.parse(logs / "junit.xml").getroot().find("testsuite")
+    return {case.get("name"): case.find("failure") is None for case in suite.iter("testcase")}
+
+
+def failed(results) -> dict[str, str]:
+    return {r.name: r.detail for r in results if not r.passed}
+
+
+# ---- every check passes on the real images -------------------------------------------
+
+def test_plain_image_passes_every_check(docker, smoke_images, tools, tmp_path):
+    start = time.monotonic()
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path)
+    seconds = time.monotonic() - start
+    assert failed(results) == {}
+    assert [r.name for r in results] == smoke.check_names("both")
+    assert junit_cases(tmp_path) == {name: True for name in smoke.check_names("both")}
+    by_name = {r.name: r for r in results}
+    assert "ended at once" in by_name["opus-host"].detail      # plain: Opus cannot pass
+    assert "default configuration refuses" in by_name["closed-default-config"].detail
+    assert seconds < SUITE_SECONDS, f"the smoke suite took {seconds:.1f}s"
+    print(f"plain suite: {seconds:.1f}s; "
+          + ", ".join(f"{r.name} {r.seconds:.1f}s" for r in results))
+
+
+def test_opus_image_passes_every_check_through_check_image(docker, smoke_images, tools, tmp_path):
+    """The API `pipeline build` calls; the variant comes from the image's label."""
+    start = time.monotonic()
+    smoke.check_image(docker, smoke_images["opus"], None, tmp_path)
+    seconds = time.monotonic() - start
+    cases = junit_cases(tmp_path / "smoke")
+    assert cases == {name: True for name in smoke.check_names("both")}
+    assert seconds < SUITE_SECONDS, f"the smoke suite took {seconds:.1f}s"
+    print(f"opus suite: {seconds:.1f}s")
+
+
+@pytest.mark.parametrize("network", ["host", "published"])
+def test_every_check_in_one_network_mode(docker, smoke_images, tools, tmp_path, network):
+    results = smoke.run_smoke(docker, smoke_images["opus"], variant="opus", logs=tmp_path,
+                              network=network)
+    assert failed(results) == {}
+    assert [r.name for r in results] == smoke.check_names(network)
+    boot = next(r for r in results if r.name == f"boot-{network}")
+    assert f"{network} network" in boot.detail
+
+
+def test_two_runs_at_once_do_not_collide(docker, smoke_images, tools, tmp_path):
+    """Two pipelines smoke-testing on one host: own ports, containers, databases."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = {variant: pool.submit(smoke.run_smoke, docker, smoke_images[variant],
+                                     variant=variant, logs=tmp_path / variant)
+                for variant in VARIANTS}
+        outcomes = {variant: failed(job.result()) for variant, job in jobs.items()}
+    assert outcomes == {"plain": {}, "opus": {}}
+
+
+# ---- broken cases make the smoke step fail, with the reason -----------------------------
+
+@pytest.fixture
+def broken_image(docker, smoke_images, tmp_path):
+    """The plain image without modules.conf: Asterisk exits at start."""
+    context = tmp_path / "broken"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {smoke_images['plain']}\n"
+        "RUN rm -f /etc/asterisk/modules.conf /usr/share/asterisk/default-config/modules.conf\n")
+    tag = f"pipeline-smoke-broken:{os.getpid()}"
+    docker.buildx.build(context, tags=[tag], load=True)
+    yield tag
+    docker.image.remove(tag, force=True)
+
+
+def test_an_image_whose_asterisk_does_not_start_fails(docker, broken_image, tools, tmp_path):
+    with pytest.raises(SmokeError) as failure:
+        smoke.check_image(docker, broken_image, types.SimpleNamespace(variant="plain"), tmp_path)
+    message = str(failure.value)
+    assert "boot-host: Asterisk did not start: the container exited with code 1: " \
+           "WARNING: 'modules.conf' invalid or missing." in message
+    assert "boot-default-config: Asterisk did not start" in message
+    assert "not run because their container did not boot: audio-host, lua-host" in message
+    logs = tmp_path / "smoke"
+    assert (logs / "boot-host" / "container.log").read_text(), "the container log was not kept"
+    assert not junit_cases(logs)["boot-host"]
+
+
+def test_a_plain_image_checked_as_opus_fails(docker, smoke_images, tools, tmp_path):
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="opus", logs=tmp_path,
+                              network="host")
+    assert list(failed(results)) == ["opus-host"]
+    with pytest.raises(SmokeError,
+                       match=r"opus-host: Asterisk cannot encode Opus.*translation path"):
+        smoke.raise_for_failures(smoke_images["plain"], results, tmp_path)
+    kept = tmp_path / "opus-host"
+    for name in ("container.log", "messages.log", "errors.log", "stats.csv", "screen.log",
+                 "reason.txt"):
+        assert (kept / name).exists(), f"{name} was not kept for the failed check"
+
+
+def test_a_missing_dialplan_extension_fails(docker, smoke_images, tools, tmp_path):
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    extensions = config / "extensions.conf"
+    text = extensions.read_text()
+    assert "exten => echo," in text
+    extensions.write_text(text.replace("exten => echo,", "exten => not-echo,"))
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain",
+                              logs=tmp_path / "logs", network="host", config=config)
+    failures = failed(results)
+    assert "audio-host" in failures and "realtime-host" in failures
+    assert set(failures) <= {"audio-host", "realtime-host"}, failures
+    with pytest.raises(SmokeError, match=r"audio-host: .*404 Not Found.*extension 'echo' is not "
+                                         r"in the dialplan"):
+        smoke.raise_for_failures(smoke_images["plain"], results, tmp_path / "logs")
+    assert "404 Not Found" in (tmp_path / "logs" / "audio-host" / "messages.log").read_text()

@@ -1,0 +1,75 @@
+"""The pure parts of the checks: which addresses count as local for NAT, and the part of
+the Opus call that is measured (no process, no network)."""
+
+import pytest
+
+from pipeline.smoke.checks import OPUS_SETTLE_S, opus_window
+from pipeline.smoke.instance import Instance, local_nets_except
+from pipeline.smoke.parse import ChannelStats
+from pipeline.smoke.ports import Ports
+
+
+def row(rx, tx):
+    return ChannelStats(channel="smoke-00000001", codec="opus", rx=rx, rx_lost=0, tx=tx, tx_lost=0)
+
+
+def test_opus_window_skips_the_priming_part():
+    samples = [(0.2, row(0, 0)), (0.4, row(8, 12)), (OPUS_SETTLE_S, row(20, 16)),
+               (1.0, row(40, 36)), (1.6, row(70, 66))]
+    # from the first settled sample to the last: sent 66-16, echoed 70-20
+    assert opus_window(samples) == (50, 50)
+
+
+@pytest.mark.parametrize("samples", [[], [(0.1, row(1, 1))], [(1.0, row(5, 5))]])
+def test_opus_window_needs_two_settled_samples(samples):
+    assert opus_window(samples) == (0, 0)
+
+
+def test_local_nets_are_the_bridge_without_its_gateway():
+    nets = local_nets_except("172.17.0.0/16", "172.17.0.1")
+    assert "172.17.0.1/32" not in nets and "172.17.0.2/31" in nets and "172.17.128.0/17" in nets
+    import ipaddress
+    covered = sum(ipaddress.ip_network(n).num_addresses for n in nets)
+    assert covered == 2 ** 16 - 1
+
+
+def test_published_instance_env_and_ports():
+    instance = Instance(label="published", network="published", ports=Ports.from_block(40000),
+                        local_nets=["172.17.0.2/31"])
+    env = instance.env()
+    assert env["ASTERISK_SIP_PORT"] == "40000"
+    assert (env["ASTERISK_RTP_START"], env["ASTERISK_RTP_END"]) == ("40008", "40015")
+    assert env["ASTERISK_EXTERNAL_ADDRESS"] == "127.0.0.1"
+    assert env["ASTERISK_LOCAL_NETS"] == "172.17.0.2/31"
+    assert instance.published() == [("127.0.0.1:40000", 40000, "udp"),
+                                    ("127.0.0.1:40008-40015", "40008-40015", "udp")]
+
+
+def test_default_config_instance_is_left_alone():
+    instance = Instance(label="default-config", network="published", ports=Ports.from_block(40000),
+                        test_config=False)
+    assert set(instance.env()) == {"ASTERISK_SIP_PORT", "ASTERISK_RTP_START", "ASTERISK_RTP_END"}
+    assert instance.published() == [("127.0.0.1:40000", 40000, "udp")]
+
+
+BOOT_FAILURE_LOG = """\
+PBX UUID: 7c4f2c75-101a-4732-8c68-6e70a0a00905
+Could not find option 'minimum_size' with type 'threadpool' in module 'stasis'
+ Asterisk PBX Core Initializing
+ Asterisk Dynamic Loader Starting:
+[2026-11-26 06:54:55.350] WARNING[7]: loader.c:2403 loader_config_init: 'modules.conf' invalid or missing.
+[2026-11-26 06:54:55.350] ERROR[7]: asterisk.c:4123 check_init: Module initialization failed.  ASTERISK EXITING!
+"""
+
+
+@pytest.mark.parametrize("log, said", [
+    (BOOT_FAILURE_LOG, "WARNING: 'modules.conf' invalid or missing. / "
+                       "ERROR: Module initialization failed.  ASTERISK EXITING!"),
+    ("entrypoint: error: ASTERISK_SIP_PORT must be a port number, not 'x'\n",
+     "entrypoint: error: ASTERISK_SIP_PORT must be a port number, not 'x'"),
+    ("just\nthe end\n", "the end"),
+    ("", "(empty log)"),
+])
+def test_what_a_boot_log_says_went_wrong(log, said):
+    from pipeline.smoke.instance import last_complaint
+    assert last_complaint(log) == said

@@ -1,0 +1,135 @@
+"""The smoke test's data: sipp scenarios render to valid XML, the RTP capture it makes has
+the packets it claims, the test configuration carries what the checks call, and the
+command line is one line to wire (pure: no process, no network)."""
+
+import argparse
+import struct
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pipeline import smoke
+from pipeline.smoke import rtp, sipp
+from pipeline.smoke.instance import CONFIG, PASSWORD_TOKEN
+from pipeline.smoke.ports import Ports
+
+RENDERED = {
+    "call": dict(offer=sipp.PCMA_OFFER, media=sipp.play("audio.pcap") + "\n" + sipp.pause(100)),
+    "call-remote-bye": dict(offer=sipp.OPUS_OFFER, media="", bye_timeout=4000),
+    "register": {},
+    "rejected-invite": {},
+    "rejected-register": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_scenarios_render_to_xml(name):
+    root = ET.fromstring(sipp.render(name, **RENDERED[name]).encode("iso-8859-1"))
+    assert root.tag == "scenario"
+    steps = [child.tag for child in root]
+    assert steps[0] == "send"
+    labels = {child.get("id") for child in root if child.tag == "label"}
+    jumps = {child.get("next") for child in root if child.get("next")}
+    assert jumps <= labels, f"jumps to missing labels: {jumps - labels}"
+
+
+def test_every_scenario_file_is_rendered_by_a_test():
+    assert {p.stem for p in sipp.SCENARIOS.glob("*.xml")} == set(RENDERED)
+
+
+def test_missing_placeholder_is_an_error():
+    with pytest.raises(KeyError):
+        sipp.render("call", offer=sipp.PCMA_OFFER)
+
+
+def test_authenticated_scenarios_answer_the_challenge():
+    for name in ("call", "call-remote-bye", "register"):
+        text = sipp.render(name, **RENDERED[name])
+        assert 'auth="true"' in text and "[authentication]" in text
+
+
+def test_sipp_command_bounds_every_wait(monkeypatch):
+    monkeypatch.setattr(sipp.shutil, "which", lambda name: "/usr/bin/sipp")
+    ports = Ports.from_block(40000)
+    args = sipp.command("scenario.xml", target="127.0.0.1:40000", ports=ports, service="echo",
+                        user="smoke", password="pw", rtp_echo=True)
+    joined = " ".join(args)
+    for option in ("-m 1", "-timeout 10s", "-timeout_error", "-recv_timeout 5000",
+                   "-trace_msg", "-trace_err", "-trace_stat", "-p 40001", "-mp 40004",
+                   "-au smoke", "-rtp_echo", "-i 127.0.0.1", "-mi 127.0.0.1"):
+        assert option in joined
+
+
+def test_sipp_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(sipp.shutil, "which", lambda name: None)
+    with pytest.raises(smoke.SmokeError, match="sip-tester"):
+        sipp.binary()
+
+
+def test_tone_capture():
+    capture = rtp.alaw_tone_pcap(50)
+    assert rtp.count_rtp(capture) == 50
+    magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", capture[:24])
+    assert (magic, linktype) == (0xA1B2C3D4, 1)
+    # second packet: timestamp 20 ms, RTP payload type 8, sequence 2, 160 samples
+    offset = 24 + 16 + struct.unpack("<I", capture[24 + 8:24 + 12])[0]
+    seconds, micros, length, _ = struct.unpack("<IIII", capture[offset:offset + 16])
+    assert (seconds, micros) == (0, 20000)
+    packet = capture[offset + 16:offset + 16 + length]
+    header = packet[14 + 20 + 8:14 + 20 + 8 + 12]
+    assert header[1] & 0x7F == rtp.PCMA and struct.unpack("!H", header[2:4])[0] == 2
+    assert length == 14 + 20 + 8 + 12 + 160
+
+
+@pytest.mark.parametrize("sample, code", [(0, 0xD5), (-1, 0x55), (32767, 0xAA), (-32768, 0x2A),
+                                          (1000, 0xFA), (-1000, 0x7A)])
+def test_alaw_reference_values(sample, code):
+    assert rtp.alaw(sample) == code
+
+
+def test_test_config_has_every_extension_the_checks_call():
+    conf = (CONFIG / "extensions.conf").read_text()
+    for extension in ("echo", "milliwatt", "dtmf"):
+        assert f"exten => {extension}," in conf
+    assert "include => smoke-lua" in conf
+    lua = (CONFIG / "extensions.lua").read_text()
+    assert '["smoke-lua"]' in lua and '["lua"]' in lua
+    assert "exten => lua," not in conf   # the Lua check's extension exists only in Lua
+    endpoint = (CONFIG / "pjsip.d" / "smoke.conf").read_text()
+    assert PASSWORD_TOKEN in endpoint and "context = smoke" in endpoint
+
+
+def test_plan_per_network():
+    assert [s.label for s in smoke.plan("both")] == ["host", "published", "default-config"]
+    assert [(s.label, s.network) for s in smoke.plan("published")] == [
+        ("published", "published"), ("default-config", "published")]
+    assert [(s.label, s.network) for s in smoke.plan("host")] == [
+        ("host", "host"), ("default-config", "host")]
+    assert [s.realtime for s in smoke.plan("both")] == [True, False, False]
+    assert [s.test_config for s in smoke.plan("both")] == [True, True, False]
+    with pytest.raises(smoke.ConfigurationError):
+        smoke.plan("bridge")
+
+
+def test_cli_wiring_is_one_line_and_dry_run_touches_nothing(capsys):
+    parser = argparse.ArgumentParser(prog="pipeline")
+    commands = parser.add_subparsers(dest="command", required=True)
+    smoke.add_cli(commands)
+    args = parser.parse_args(["smoke", "asterisk:22.10.1-opus", "--network", "published",
+                              "--variant", "opus", "--dry-run"])
+    assert args.run(args) == 0
+    err = capsys.readouterr().err
+    assert "would start asterisk:22.10.1-opus as 'published'" in err
+    assert "realtime PostgreSQL" in err and "default configuration" in err
+    args = parser.parse_args(["smoke", "img", "--postgres", "postgresql://u:p@db:5432/x", "-v"])
+    assert (args.network, args.postgres, args.verbose, args.logs) == (
+        "both", "postgresql://u:p@db:5432/x", True, None)
+
+
+def test_opus_priming_capture():
+    capture = rtp.opus_silence_pcap(10)
+    assert rtp.count_rtp(capture) == 10
+    first = capture[24 + 16:]
+    header = first[14 + 20 + 8:14 + 20 + 8 + 12]
+    assert header[1] == 0x80 | rtp.OPUS   # marker on the first packet
+    assert first[14 + 20 + 8 + 12:14 + 20 + 8 + 12 + 3] == rtp.OPUS_SILENCE
