@@ -40,13 +40,13 @@ fi
 
 docker_works() { docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
 host_pkgs=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
-           openssl curl ca-certificates debootstrap postgresql xz-utils bzip2)
+           openssl curl ca-certificates debootstrap postgresql xz-utils bzip2 shellcheck)
 
 compose_works() { docker compose version >/dev/null 2>&1; }
 
 # 1. apt sources for trixie/sid (pinned low), only when something must come from there:
 #    Docker 26 + buildx, compose v2, the Asterisk source package (--stand-ins).
-if ! docker_works || ! compose_works || [ "$stand_ins" = 1 ]; then
+if ! docker_works || ! compose_works || ! command -v kustomize >/dev/null || [ "$stand_ins" = 1 ]; then
     "$here/apt-sources.sh"
 fi
 
@@ -85,6 +85,8 @@ step "binfmt: qemu-aarch64 registered"
 # 4. Tools for the pipeline and the tests (only what is missing).
 apt_install "${host_pkgs[@]}"
 if ! compose_works; then apt_install -t trixie docker-compose; fi
+# kustomize renders the Kubernetes examples for their validation test (trixie has it).
+if ! command -v kustomize >/dev/null; then apt_install -t trixie kustomize; fi
 # postgresql is installed but must not run as a service: tests start their own.
 if command -v pg_lsclusters >/dev/null; then
     while read -r ver name _port status _rest; do

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real upstream release lists from ../shared/fixtures."""
+"""Shared fixtures: the real upstream release lists."""
 
 from pathlib import Path
 
@@ -7,7 +7,10 @@ import pytest
 from pipeline.versions import parse_versions
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+# The real upstream release lists: ../shared/fixtures where the project's machines have it,
+# else the copy in tests/fixtures (a GitHub checkout). test_versions checks they agree.
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES if SHARED_FIXTURES.is_dir() else ROOT / "tests" / "fixtures"
 RELEASES_FILE = FIXTURES / "asterisk-releases.txt"
 CERTIFIED_FILE = FIXTURES / "asterisk-certified-releases.txt"
 

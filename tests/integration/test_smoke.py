@@ -44,16 +44,30 @@ def tools():
         postgres.tool(name)   # SmokeError (a failure, not a skip) when PostgreSQL is missing
 
 
+def smoke_containers() -> set[str]:
+    """Names of the smoke test's containers (one atomic `docker ps`)."""
+    out = subprocess.run(["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind(docker):
+    # What exists before (e.g. another smoke run on this host) is not this test's.
+    before, sipps_before, servers_before = smoke_containers(), set(smoke_sipps()), set(pg_dirs())
     yield
-    leftovers = docker.container.list(all=True, filters=[("label", LABEL)])
-    for container in leftovers:
-        container.remove(force=True, volumes=True)
-    assert not leftovers, f"containers left behind: {[c.name for c in leftovers]}"
-    assert not smoke_sipps(), f"sipp processes left behind: {smoke_sipps()}"
-    servers = list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pipeline-smoke-pg-*"))
+    leftovers = smoke_containers() - before
+    for name in leftovers:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+    assert not leftovers, f"containers left behind: {sorted(leftovers)}"
+    sipps = set(smoke_sipps()) - sipps_before
+    assert not sipps, f"sipp processes left behind: {sipps}"
+    servers = set(pg_dirs()) - servers_before
     assert not servers, f"PostgreSQL directories left behind: {servers}"
+
+
+def pg_dirs() -> list[Path]:
+    return list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pipeline-smoke-pg-*"))
 
 
 def smoke_sipps() -> list[str]:

@@ -3,7 +3,6 @@ and against a loopback server that serves a tampered tarball."""
 
 import hashlib
 import textwrap
-from pathlib import Path
 
 import pytest
 import requests

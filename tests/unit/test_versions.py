@@ -124,3 +124,9 @@ def test_resolve_empty_list():
 def test_malformed_specs(spec):
     with pytest.raises(ConfigurationError, match="is not a version spec; use '22.x'"):
         Spec.parse(spec)
+
+
+def test_the_repository_copy_of_the_release_lists_is_current():
+    from tests.conftest import FIXTURES, ROOT
+    for name in ("asterisk-releases.txt", "asterisk-certified-releases.txt"):
+        assert (ROOT / "tests" / "fixtures" / name).read_text() == (FIXTURES / name).read_text()

@@ -1,0 +1,96 @@
+"""The GitHub Actions workflows pass actionlint (expressions, job outputs, action inputs,
+and shellcheck on every `run:` script) and GitHub's workflow JSON schema (the copy
+vendored in check-jsonschema: no network). Each tool is also shown a broken workflow, so
+a checker that silently checks nothing cannot pass. (tests/unit/test_workflow_plan.py
+checks the workflows against the CLI and its plan output.)"""
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+BROKEN = textwrap.dedent("""\
+    name: broken
+    on: push
+    jobs:
+      build:
+        runs-on: ubuntu-24.04
+        strategy:
+          matrix:
+            python: ["3.11"]
+        steps:
+          - uses: actions/checkout@v5
+            with:
+              fetch-dept: 1
+          - run: echo ${{ matrix.pyhton }}
+        runs_on: ubuntu-24.04
+    """)
+
+
+def tool(name: str) -> str:
+    """A command installed with the test dependencies: beside this Python, or on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e '.[test]' (see docs/ci.md)"
+    return found
+
+
+def test_there_are_workflows():
+    assert [path.name for path in WORKFLOWS] == ["ci.yml", "publish.yml"]
+
+
+def actionlint(*paths, cwd=ROOT):
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not installed (apt-get install shellcheck)"
+    return subprocess.run([tool("actionlint"), "-no-color", "-shellcheck", shellcheck, *map(str, paths)],
+                          capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_actionlint():
+    result = actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_mistakes(tmp_path):
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.write_text(BROKEN)
+    result = actionlint(broken, cwd=tmp_path)
+    assert result.returncode == 1
+    for mistake in ("fetch-dept", "pyhton", "runs_on"):
+        assert mistake in result.stdout, result.stdout
+
+
+def schema_check(*paths):
+    return subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           *map(str, paths)], capture_output=True, text=True, timeout=60)
+
+
+def test_github_workflow_schema():
+    result = schema_check(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_finds_mistakes(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(BROKEN)
+    result = schema_check(broken)
+    assert result.returncode == 1
+    assert "runs_on" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("script", ["ci.yml", "publish.yml"])
+def test_no_expression_is_expanded_inside_a_run_script(script):
+    """Values reach scripts through env: (no script injection from inputs or plan output)."""
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / script).read_text())
+    for name, job in flow["jobs"].items():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), f"{script}: job {name}: {step.get('name')}"

@@ -1,0 +1,191 @@
+"""The publish workflow against the real CLI: every field it reads from
+`pipeline plan --json --per-platform` exists in that output (for this repository's
+matrix.yaml and the real release list), and every `pipeline` command in its steps, with
+the values a real run gives it, is accepted by the CLI's own parser."""
+
+import json
+import re
+import shlex
+
+import pytest
+import yaml
+
+from pipeline import cli
+from pipeline.matrix import load as load_matrix
+from tests.conftest import RELEASES_FILE, ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def workflow(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def triggers(flow: dict) -> dict:
+    return flow.get("on", flow.get(True))   # YAML 1.1 reads a bare `on` key as True
+
+
+@pytest.fixture
+def plan_entries(monkeypatch, capsys) -> list[dict]:
+    monkeypatch.setenv("PIPELINE_RELEASES", f"file:{RELEASES_FILE}")
+    assert cli.main(["plan", "--json", "--per-platform", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    entries = json.loads(capsys.readouterr().out)["include"]
+    assert len(entries) == 16   # 4 series x 2 variants x 2 platforms
+    return entries
+
+
+def plan_matrix_jobs(flow: dict) -> dict[str, dict]:
+    return {name: job for name, job in flow["jobs"].items()
+            if "fromJSON(needs.plan.outputs.matrix)" in str(job.get("strategy", {}).get("matrix", ""))}
+
+
+def run_scripts(job: dict) -> list[tuple[dict, str]]:
+    return [(step.get("env", {}), step["run"]) for step in job["steps"] if "run" in step]
+
+
+def test_every_matrix_field_the_jobs_read_is_in_the_plan(plan_entries):
+    jobs = plan_matrix_jobs(workflow("publish.yml"))
+    assert list(jobs) == ["build"]
+    used = set(re.findall(r"\bmatrix\.(\w+)", json.dumps(jobs["build"])))
+    assert {"runner", "version", "variant", "platform", "id", "platform_slug"} <= used
+    for entry in plan_entries:
+        assert used <= set(entry), f"not in the plan: {sorted(used - set(entry))}"
+    assert {entry["runner"] for entry in plan_entries} == {"ubuntu-24.04", "ubuntu-24.04-arm"}
+
+
+def test_every_field_the_plan_job_reads_is_in_the_plan(plan_entries):
+    plan_job = workflow("publish.yml")["jobs"]["plan"]
+    scripts = "\n".join(run for _, run in run_scripts(plan_job))
+    assert "--json --per-platform" in scripts
+    fields = set(re.findall(r"\.include\[\]\.(\w+)", scripts))
+    assert fields, "the plan job reads no field of the plan"
+    for entry in plan_entries:
+        assert fields <= set(entry), f"not in the plan: {sorted(fields - set(entry))}"
+
+
+# ----------------------------------------------------------------------------- the commands
+
+def evaluate(text: str, context: dict) -> str:
+    """The few expressions the workflow uses in step env: matrix.*, needs.plan.outputs.*, inputs.*."""
+    def value(match):
+        expression = match.group(1)
+        if expression not in context:
+            raise AssertionError(f"the test does not know ${{{{ {expression} }}}}")
+        return context[expression]
+    return EXPRESSION.sub(value, str(text))
+
+
+def commands(env: dict, script: str) -> list[list[str]]:
+    """Each `pipeline ...` command of a run script, its variables and arrays expanded."""
+    arrays = {name: env.get(source, "").split()
+              for name, source in re.findall(r'read -ra (\w+) <<< "\$\{?(\w+)(?::-)?\}?"', script)}
+    found = []
+    for line in script.replace("\\\n", " ").splitlines():
+        if not line.lstrip().startswith("pipeline "):
+            continue
+        words = shlex.split(line)
+        argv = []
+        for word in words:
+            if word in ("|", ">", ">>"):
+                break
+            if match := re.fullmatch(r"\$\{(\w+)\[@\]\}", word):
+                argv += arrays[match.group(1)]
+            elif match := re.fullmatch(r"\$\{?(\w+)\}?", word):
+                argv.append(env[match.group(1)])
+            else:
+                argv.append(word)
+        found.append(argv)
+    return found
+
+
+def parse(argv: list[str]):
+    assert argv[0] == "pipeline"
+    try:
+        return cli.parser().parse_args(argv[1:])
+    except SystemExit as error:
+        raise AssertionError(f"the CLI rejects: {shlex.join(argv)}") from error
+
+
+@pytest.mark.parametrize("spec", ["", "20.x", "22.x lts"])
+def test_the_plan_job_commands_parse(spec):
+    plan_job = workflow("publish.yml")["jobs"]["plan"]
+    context = {"inputs.spec": spec}
+    parsed = [parse(argv) for env, run in run_scripts(plan_job)
+              for argv in commands({k: evaluate(v, context) for k, v in env.items()}, run)]
+    assert [args.command for args in parsed] == ["plan", "plan"]
+    assert all(args.specs == spec.split() for args in parsed)
+    assert parsed[1].json and parsed[1].per_platform
+
+
+def test_the_build_job_command_for_every_plan_entry(plan_entries):
+    build = workflow("publish.yml")["jobs"]["build"]
+    for entry in plan_entries:
+        context = {f"matrix.{key}": str(value) for key, value in entry.items()}
+        [argv] = [argv for env, run in run_scripts(build)
+                  for argv in commands({k: evaluate(v, context) for k, v in env.items()}, run)]
+        args = parse(argv)
+        assert args.command == "publish"
+        assert args.specs == [entry["version"]]
+        assert args.variant == [entry["variant"]]
+        assert args.build_platform == entry["platform"]
+        assert args.by_digest == "digests"
+        # Not --platform: the plan (and so the inputs digest in the image labels) must keep
+        # every platform of the target; --build-platform picks the one this job builds.
+        assert args.platform == []
+        assert args.cache == f"type=gha,scope=asterisk-{entry['id']}-{entry['platform_slug']}"
+
+
+def test_the_merge_job_command(plan_entries):
+    merge = workflow("publish.yml")["jobs"]["merge"]
+    versions = " ".join(sorted({entry["version"] for entry in plan_entries}))
+    context = {"needs.plan.outputs.versions": versions}
+    [argv] = [argv for env, run in run_scripts(merge)
+              for argv in commands({k: evaluate(v, context) for k, v in env.items()}, run)]
+    args = parse(argv)
+    assert args.command == "publish" and args.merge == "digests"
+    assert args.specs == versions.split() == ["18.26.4", "20.20.1", "22.10.1", "23.4.1"]
+    download = [step for step in merge["steps"] if "download-artifact" in step.get("uses", "")]
+    assert download[0]["with"] == {"pattern": "digests-*", "path": "digests", "merge-multiple": True}
+
+
+# ----------------------------------------------------------------------------- the rest of the contract
+
+def test_runs_at_least_every_half_hour_and_on_dispatch():
+    on = triggers(workflow("publish.yml"))
+    [schedule] = on["schedule"]
+    minute, hour, *rest = schedule["cron"].split()
+    assert hour == "*" and rest == ["*", "*", "*"]
+    minutes = sorted(int(m) for m in minute.split(","))
+    gaps = [b - a for a, b in zip(minutes, minutes[1:] + [minutes[0] + 60], strict=True)]
+    assert max(gaps) <= 30
+    assert on["workflow_dispatch"]["inputs"]["spec"]["default"] == ""
+
+
+def test_one_publication_at_a_time():
+    concurrency = workflow("publish.yml")["concurrency"]
+    assert concurrency["group"] and concurrency["cancel-in-progress"] is False
+
+
+def test_credentials_come_from_secrets_and_oidc():
+    flow = workflow("publish.yml")
+    matrix = load_matrix(ROOT / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}"})
+    names = {name for registry in matrix.registries
+             for name in (registry.username_env, registry.password_env) if name}
+    assert names == {"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"}
+    for job_name in ("build", "merge"):
+        job = flow["jobs"][job_name]
+        assert job["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in names}
+        assert job["permissions"]["id-token"] == "write"
+        [aws] = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+        assert set(aws["with"]) == {"role-to-assume", "aws-region"}   # no access keys
+    assert "aws-access-key-id" not in (WORKFLOWS / "publish.yml").read_text()
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "publish.yml"])
+def test_actions_are_pinned_to_a_major_version(name):
+    flow = workflow(name)
+    uses = [step["uses"] for job in flow["jobs"].values() for step in job["steps"] if "uses" in step]
+    assert uses
+    for action in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", action), action
