@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import log, smoke
+from . import log, smoke, wsl
 from .errors import ConfigurationError, PipelineError
 from .matrix import PLATFORMS, VARIANTS, Matrix, load
 from .plan import Plan, make_plan
@@ -32,6 +32,14 @@ def _selection(parser: argparse.ArgumentParser, *, required: bool) -> None:
                         help=f"only this platform (repeatable, or comma-separated): {', '.join(PLATFORMS)}")
 
 
+def _build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image", default="asterisk-pipeline", metavar="NAME",
+                        help="local image name; targets are tagged NAME:<target> (default: %(default)s)")
+    parser.add_argument("--cache", default="", metavar="DIR|SPEC",
+                        help="build cache to keep between runs: a directory, or a buildx cache "
+                             "spec such as type=gha or type=registry,ref=REF")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="pipeline", description=(
         "Build, smoke-test and publish Asterisk images: "
@@ -48,15 +56,12 @@ def parser() -> argparse.ArgumentParser:
     plan.set_defaults(run=_run_plan)
 
     smoke.add_cli(commands)
+    wsl.add_cli(commands)
 
     build = commands.add_parser("build", help="build (and smoke-test) the selected targets")
     _common(build)
     _selection(build, required=True)
-    build.add_argument("--image", default="asterisk-pipeline", metavar="NAME",
-                       help="local image name; targets are tagged NAME:<target> (default: %(default)s)")
-    build.add_argument("--cache", default="", metavar="DIR|SPEC",
-                       help="build cache to keep between runs: a directory, or a buildx cache "
-                            "spec such as type=gha or type=registry,ref=REF")
+    _build_options(build)
     build.add_argument("--no-smoke", action="store_true",
                        help="skip the smoke calls (the images then cannot be pushed)")
     build.add_argument("--push", action="store_true",
@@ -67,9 +72,7 @@ def parser() -> argparse.ArgumentParser:
         "publish", help="build what is not up to date, smoke-test it, push it and move its tags")
     _common(publish)
     _selection(publish, required=False)
-    publish.add_argument("--image", default="asterisk-pipeline", metavar="NAME",
-                         help="local image name for the builds (default: %(default)s)")
-    publish.add_argument("--cache", default="", metavar="DIR|SPEC", help="build cache, as for build")
+    _build_options(publish)
     publish.add_argument("--registry", action="append", default=[], metavar="NAME",
                          help="only this registry of the matrix (repeatable)")
     ci = publish.add_mutually_exclusive_group()
