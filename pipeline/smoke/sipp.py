@@ -13,6 +13,7 @@ import dataclasses
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from string import Template
 
@@ -139,7 +140,10 @@ class Sipp:
     """Starts sipp for one call against one Asterisk; `wait` returns its SippCall."""
 
     def __init__(self, scenario_xml: str, workdir: Path, *, target: str, ports: Ports,
-                 files: dict[str, bytes] | None = None, timeout: float = 10.0, **options) -> None:
+                 files: dict[str, bytes] | None = None, timeout: float = 10.0,
+                 extra: Sequence[str] = (), **options) -> None:
+        """extra: more sipp arguments, e.g. `-oocsf FILE` (a scenario for requests that
+        belong to no call of sipp's own, such as an INVITE to a registered sipp)."""
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "scenario.xml").write_text(scenario_xml)
         for name, content in (files or {}).items():
@@ -147,7 +151,7 @@ class Sipp:
         self.workdir = workdir
         self.timeout = timeout
         self.command = command("scenario.xml", target=target, ports=ports, timeout=timeout,
-                               **options)
+                               **options) + list(extra)
         log.debug(f"(cd {workdir} && {' '.join(self.command)})")
         self._start = time.monotonic()
         self._out = open(workdir / "sipp.out", "wb")

@@ -13,7 +13,6 @@ import dataclasses
 import random
 import re
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -123,25 +122,7 @@ def _dtmf_end(dtmf: Sequence[tuple[int, str]]) -> int:
 
 # ---- sipp ----------------------------------------------------------------------------------
 
-class Sipp(sipp.Sipp):
-    """pipeline.smoke.sipp.Sipp with more command-line arguments, e.g. `-oocsf FILE`: the
-    scenario for requests that belong to no call of sipp's own (an INVITE to a registered
-    sipp). Same traces in `workdir`, same `wait()`."""
-
-    def __init__(self, scenario_xml: str, workdir: Path, *, extra: Sequence[str] = (),
-                 files: dict[str, bytes] | None = None, timeout: float = 10.0,
-                 **options) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "scenario.xml").write_text(scenario_xml)
-        for name, content in (files or {}).items():
-            (workdir / name).write_bytes(content)
-        self.workdir = workdir
-        self.timeout = timeout
-        self.command = sipp.command("scenario.xml", timeout=timeout, **options) + list(extra)
-        self._start = time.monotonic()
-        self._out = open(workdir / "sipp.out", "wb")
-        self.process = subprocess.Popen(self.command, cwd=workdir, stdin=subprocess.DEVNULL,
-                                        stdout=self._out, stderr=subprocess.STDOUT)
+Sipp = sipp.Sipp  # with extra=[...] for more sipp arguments (e.g. -oocsf)
 
 
 def require_ok(call: sipp.SippCall, what: str) -> None:
