@@ -46,7 +46,7 @@ INPUTS_LABEL = "org.asterisk-pipeline.inputs"
 
 _TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timed? ?out|deadline exceeded"
-    r"|unexpected EOF|: EOF|no route to host|too many requests|\b429\b|\b50[0234]\b"
+    r"|unexpected EOF|: EOF|use of closed network connection|no route to host|too many requests|\b429\b|\b50[0234]\b"
     r"|internal server error|bad gateway|service unavailable|gateway timeout", re.IGNORECASE)
 _AUTH = re.compile(r"unauthori[sz]ed|authentication required|access denied|denied:|\b401\b|\b403\b"
                    r"|incorrect username or password", re.IGNORECASE)

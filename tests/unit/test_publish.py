@@ -128,6 +128,9 @@ def test_remote_from_a_single_manifest_and_disagreeing_labels():
     ("ERROR: unexpected status from HEAD request to https://r/v2/a/manifests/x: 503 Service Unavailable",
      "transient"),
     ("net/http: TLS handshake timeout", "transient"),
+    ("failed to do request: Put \"https://r/v2/a/manifests/22\": readfrom tcp 127.0.0.1:42706->"
+     "127.0.0.1:55689: write tcp 127.0.0.1:42706->127.0.0.1:55689: use of closed network connection",
+     "transient"),
     ("toomanyrequests: too many requests", "transient"),
     ("Error response from daemon: login attempt to http://r/v2/ failed with status: 401 Unauthorized",
      "auth"),
