@@ -146,6 +146,7 @@ class Step:
     sipp_cpu: float = 0.0
     machine_cpu: float = 0.0       # % of all cores together (200 % = both cores busy)
     docker_stats_cpu: str = ""     # one `docker stats` sample in that window
+    others: str = ""               # the largest other CPU users in that window
     transcode: str = ""            # WriteTranscode of one channel (transcoded calls)
     why: str = ""
 
@@ -199,9 +200,23 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])      # utime + stime, every thread
 
 
-def machine_ticks() -> tuple[int, int]:
+def machine_ticks() -> tuple[int, int, int]:
     values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return sum(values), values[3] + values[4]     # total, idle + iowait
+    return sum(values), values[3] + values[4], values[5] + values[6]   # total, idle, irq
+
+
+def process_ticks() -> dict[int, tuple[str, int]]:
+    """{pid: (name, CPU ticks)} of every process, its waited-for children's included (so a
+    compiler that ran and exited under `make` counts for make): to name what else ran."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:         # the process has exited
+            continue
+        fields = tail.split()
+        found[int(stat.parent.name)] = (head.split("(", 1)[1], sum(int(f) for f in fields[11:15]))
+    return found
 
 
 class Sampler(threading.Thread):
@@ -217,6 +232,7 @@ class Sampler(threading.Thread):
         self.peak = 0
         self.cpu: dict[str, float] = {}
         self.docker_stats = ""
+        self.others = ""          # the largest other CPU users in the window
         self.transcode = ""
         self.stop = threading.Event()
 
@@ -260,7 +276,7 @@ class Sampler(threading.Thread):
 
     def _cpu_mark(self):
         return (time.monotonic(), cpu_ticks(self.asterisk_pid), cpu_ticks(self.process.pid),
-                machine_ticks())
+                machine_ticks(), process_ticks())
 
     def _cpu_close(self, opened) -> None:
         now = self._cpu_mark()
@@ -271,6 +287,13 @@ class Sampler(threading.Thread):
         self.cpu = {"asterisk": 100 * (now[1] - opened[1]) / hz / seconds,
                     "sipp": 100 * (now[2] - opened[2]) / hz / seconds,
                     "machine": 100 * os.cpu_count() * (total - idle) / max(total, 1)}
+        used: collections.Counter[str] = collections.Counter()
+        for pid, (name, ticks) in now[4].items():
+            if pid not in (self.asterisk_pid, self.process.pid):
+                used[name] += ticks - opened[4].get(pid, (name, 0))[1]
+        used["irq/softirq"] = now[3][2] - opened[3][2]
+        self.others = ", ".join(f"{name} {100 * ticks / hz / seconds:.0f} %"
+                                for name, ticks in used.most_common(3) if ticks > 0.02 * hz * seconds)
 
 
 def judge(kind: Kind, last: dict[str, tuple[parse.ChannelStats, int]], hold: int
@@ -354,6 +377,7 @@ def run_step(instance: Instance, kind: Kind, calls: int, hold: int, password: st
     step.sipp_cpu = sampler.cpu.get("sipp", float("nan"))
     step.machine_cpu = sampler.cpu.get("machine", float("nan"))
     step.docker_stats_cpu = sampler.docker_stats
+    step.others = sampler.others
     step.transcode = sampler.transcode
     problems = []
     if returncode != 0 or step.failed or step.successful != calls:
@@ -468,13 +492,13 @@ def capacity_section(results: dict[str, tuple[Kind, list[Step]]], hold: int,
                        f"{limit} | {limited_by(failing or (steps[-1] if steps else None))} |")
         lines += [f"\n{name} (`{kind.image}`, {kind.service}, {kind.codec}):\n",
                   ("| N | rate | result | peak channels | RTP measured / short (lowest) | "
-                   "Asterisk CPU | sipp CPU | other CPU | machine CPU | docker stats | step time |"),
+                   "Asterisk CPU | sipp CPU | other CPU (largest) | machine CPU | docker stats | step time |"),
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in steps:
             lines.append(
                 f"| {s.calls} | {s.rate}/s | {'ok' if s.passed else 'FAILED: ' + s.why} | "
                 f"{s.peak_channels} | {s.measured} / {s.short} ({s.worst:.0%}) | "
-                f"{s.asterisk_cpu:.0f} % | {s.sipp_cpu:.0f} % | {s.other_cpu:.0f} % | "
+                f"{s.asterisk_cpu:.0f} % | {s.sipp_cpu:.0f} % | {s.other_cpu:.0f} % ({s.others or '-'}) | "
                 f"{s.machine_cpu:.0f} % | {s.docker_stats_cpu or '-'} | {s.seconds:.0f} s |")
     return "\n".join(summary) + "\n" + "\n".join(lines) + f"""
 
