@@ -38,6 +38,7 @@ from pipeline.matrix import load  # noqa: E402
 from pipeline.plan import make_plan  # noqa: E402
 from pipeline.releases import ReleaseIndex  # noqa: E402
 from tests.integration.registry import start_registry  # noqa: E402
+from tests.integration.tiny_image import TINY_DOCKERFILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -45,18 +46,6 @@ RELEASE_FILES = ("asterisk-releases.txt", "asterisk-certified-releases.txt")
 REPOSITORY = "asterisk"
 IMAGE_NAME = "bench-publish"
 USER, PASSWORD = "pipeline", "bench-Pa55-w0rd"
-# The tests' stand-in for the Asterisk Dockerfile: same stages, arguments and context.
-TINY_DOCKERFILE = """\
-ARG BASE_IMAGE=debian:bookworm-slim
-FROM ${BASE_IMAGE} AS runtime
-ARG ASTERISK_VERSION
-RUN --mount=type=bind,from=sources,source=asterisk.tar.gz,target=/tmp/asterisk.tar.gz \\
-    sha256sum /tmp/asterisk.tar.gz > /sources.sha256 && echo "$ASTERISK_VERSION" > /version
-CMD ["cat", "/version"]
-
-FROM runtime AS runtime-opus
-RUN echo opus > /variant
-"""
 
 
 def tiny_build(directory: Path) -> tuple[Path, Path, str]:

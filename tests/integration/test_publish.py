@@ -32,23 +32,13 @@ from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from tests.integration.conftest import BASE_IMAGE, require
+from tests.integration.tiny_image import TINY_DOCKERFILE
 from tests.integration.registry import (CuttingProxy, forget_tls, free_port, start_registry,
                                         wait_for)
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
-TINY_DOCKERFILE = """\
-ARG BASE_IMAGE=debian:bookworm-slim
-FROM ${BASE_IMAGE} AS runtime
-ARG ASTERISK_VERSION
-RUN --mount=type=bind,from=sources,source=asterisk.tar.gz,target=/tmp/asterisk.tar.gz \\
-    sha256sum /tmp/asterisk.tar.gz > /sources.sha256 && echo "$ASTERISK_VERSION" > /version
-CMD ["cat", "/version"]
-
-FROM runtime AS runtime-opus
-RUN echo opus > /variant
-"""
 
 
 # ----------------------------------------------------------------------------- fixtures
