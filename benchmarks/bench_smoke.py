@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 from python_on_whales.exceptions import DockerException
 
@@ -145,6 +146,7 @@ class Step:
     asterisk_cpu: float = 0.0      # % of one core, over the window when all calls are up
     sipp_cpu: float = 0.0
     machine_cpu: float = 0.0       # % of all cores together (200 % = both cores busy)
+    irq_cpu: float = 0.0           # of all that, in interrupts and softirqs (packet handling)
     docker_stats_cpu: str = ""     # one `docker stats` sample in that window
     others: str = ""               # the largest other CPU users in that window
     transcode: str = ""            # WriteTranscode of one channel (transcoded calls)
@@ -154,7 +156,7 @@ class Step:
     def other_cpu(self) -> float:
         """Everything else on the machine in that window: dockerd, the sampling's docker
         exec, and whatever other work runs on this machine."""
-        return self.machine_cpu - self.asterisk_cpu - self.sipp_cpu
+        return max(0.0, self.machine_cpu - self.asterisk_cpu - self.sipp_cpu)
 
     @property
     def passed(self) -> bool:
@@ -287,11 +289,13 @@ class Sampler(threading.Thread):
         self.cpu = {"asterisk": 100 * (now[1] - opened[1]) / hz / seconds,
                     "sipp": 100 * (now[2] - opened[2]) / hz / seconds,
                     "machine": 100 * os.cpu_count() * (total - idle) / max(total, 1)}
+        # Interrupt and softirq time (here: mostly the loopback network stack carrying the
+        # RTP) is also in the time of the process it interrupted: shown apart, not added.
+        self.cpu["irq"] = 100 * (now[3][2] - opened[3][2]) / hz / seconds
         used: collections.Counter[str] = collections.Counter()
         for pid, (name, ticks) in now[4].items():
             if pid not in (self.asterisk_pid, self.process.pid):
                 used[name] += ticks - opened[4].get(pid, (name, 0))[1]
-        used["irq/softirq"] = now[3][2] - opened[3][2]
         self.others = ", ".join(f"{name} {100 * ticks / hz / seconds:.0f} %"
                                 for name, ticks in used.most_common(3) if ticks > 0.02 * hz * seconds)
 
@@ -376,25 +380,26 @@ def run_step(instance: Instance, kind: Kind, calls: int, hold: int, password: st
     step.asterisk_cpu = sampler.cpu.get("asterisk", float("nan"))
     step.sipp_cpu = sampler.cpu.get("sipp", float("nan"))
     step.machine_cpu = sampler.cpu.get("machine", float("nan"))
+    step.irq_cpu = sampler.cpu.get("irq", float("nan"))
     step.docker_stats_cpu = sampler.docker_stats
     step.others = sampler.others
     step.transcode = sampler.transcode
     problems = []
     if returncode != 0 or step.failed or step.successful != calls:
-        reason = sipp_reasons(workdir / "errors.log")
+        reason = sipp_reasons(workdir / "errors.log", scenario(kind))
         problems.append(f"{step.failed} failed calls, {step.successful}/{calls} succeeded "
                         f"(sipp exit {returncode}{': ' + reason if reason else ''})")
     if step.measured < 0.9 * calls:
         problems.append(f"RTP counters read for only {step.measured} of {calls} calls")
     if step.short:
-        problems.append(f"{step.short} RTP streams short of {MIN_RATIO:.0%} (lowest {step.worst:.0%})")
+        problems.append(f"{step.short} RTP streams short of {MIN_RATIO:.0%} (lowest {step.worst:.1%})")
     if kind.rtp_echo and not step.transcode.lower().startswith("yes"):
         problems.append(f"not transcoding (WriteTranscode: {step.transcode or 'not read'})")
     step.why = "; ".join(problems)
     return step
 
 
-def sipp_reasons(errors_log: Path) -> str:
+def sipp_reasons(errors_log: Path, scenario_xml: str) -> str:
     """The commonest reason in sipp's -trace_err log, with how many calls it names."""
     text = errors_log.read_text(errors="replace") if errors_log.exists() else ""
     reasons = collections.Counter()
@@ -404,7 +409,19 @@ def sipp_reasons(errors_log: Path) -> str:
     if not reasons:
         return parse.sipp_error(text)
     reason, count = reasons.most_common(1)[0]
-    return f"{count} × {reason}"
+    return f"{count} × {reason}{unanswered(reason, scenario_xml)}"
+
+
+def unanswered(reason: str, scenario_xml: str) -> str:
+    """sipp names a receive timeout by the index of the scenario step that waited: say
+    which request went unanswered (the last one sent before that step)."""
+    match = re.search(r"receive timeout on message \S+:(\d+)", reason)
+    if not match:
+        return ""
+    steps = list(ElementTree.fromstring(scenario_xml.encode("iso-8859-1")))
+    sent = [s for s in steps[:int(match.group(1))] if s.tag == "send"]
+    method = (sent[-1].text or "").split()[0] if sent and (sent[-1].text or "").split() else "?"
+    return f" (the {method} sent before that step got no final answer within 10 s)"
 
 
 def wait_idle(instance: Instance, timeout: float = 60) -> None:
@@ -492,14 +509,16 @@ def capacity_section(results: dict[str, tuple[Kind, list[Step]]], hold: int,
                        f"{limit} | {limited_by(failing or (steps[-1] if steps else None))} |")
         lines += [f"\n{name} (`{kind.image}`, {kind.service}, {kind.codec}):\n",
                   ("| N | rate | result | peak channels | RTP measured / short (lowest) | "
-                   "Asterisk CPU | sipp CPU | other CPU (largest) | machine CPU | docker stats | step time |"),
+                   "Asterisk CPU | sipp CPU | other CPU (largest) | machine CPU (of it irq/softirq) | "
+                   "docker stats | step time |"),
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in steps:
             lines.append(
                 f"| {s.calls} | {s.rate}/s | {'ok' if s.passed else 'FAILED: ' + s.why} | "
-                f"{s.peak_channels} | {s.measured} / {s.short} ({s.worst:.0%}) | "
+                f"{s.peak_channels} | {s.measured} / {s.short} ({s.worst:.1%}) | "
                 f"{s.asterisk_cpu:.0f} % | {s.sipp_cpu:.0f} % | {s.other_cpu:.0f} % ({s.others or '-'}) | "
-                f"{s.machine_cpu:.0f} % | {s.docker_stats_cpu or '-'} | {s.seconds:.0f} s |")
+                f"{s.machine_cpu:.0f} % ({s.irq_cpu:.0f} %) | {s.docker_stats_cpu or '-'} | "
+                f"{s.seconds:.0f} s |")
     return "\n".join(summary) + "\n" + "\n".join(lines) + f"""
 
 One container per image with the smoke test configuration (`pipeline.smoke.instance.Instance`,
@@ -519,11 +538,15 @@ last reading: ≥ 90 % of the packets its up time calls for received (echo) or s
 (transcoded), and ≥ 90 % of those coming back. "RTP measured" counts the calls read at
 least 10 s into the call. CPU is % of one core over the window when all N calls are up,
 from /proc: Asterisk's daemon and sipp (every thread), and the whole machine from
-/proc/stat (200 % = both cores); "other" is the rest (dockerd, the sampling's `docker
-exec`, and other work on this shared machine); "docker stats" is one sample of the
-container in that window. sipp's own CPU is on the same two cores, so these are figures
-for Asterisk and its caller together: a caller on another machine would leave Asterisk
-more room. A failing step ends the ladder; so does the time budget. Load average (1 min)
+/proc/stat (200 % = both cores); "other" is the rest (the largest other processes named:
+the sampling's `docker exec`, containerd, other work on this shared machine); in brackets
+after the machine figure, the part spent in interrupts and softirqs (mostly the loopback
+network stack carrying the RTP; it is also counted in the process it interrupted);
+"docker stats" is one sample of the container in that window. sipp's own CPU is on the
+same two cores, so these are figures for Asterisk and its caller together: a caller on
+another machine would leave Asterisk more room. Near saturation the limit moves by about
+one step from run to run (scheduling noise, and any other work on the machine: see
+"other"). A failing step ends the ladder; so does the time budget. Load average (1 min)
 when the capacity part was asked for: {loads[0]:.2f}, when it started: {loads[1]:.2f}
 (during a step, sipp's sending threads alone raise it far above the core count, so it
 says nothing about other work there: see the "other CPU" column).
@@ -554,6 +577,8 @@ def main() -> None:
     parser.add_argument("--transcoded-budget", type=float, default=330,
                         help="seconds for the transcoded ladder")
     parser.add_argument("--kinds", default="echo,transcoded")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print the sections, do not write them to docs/benchmarks.md")
     parser.add_argument("--no-wait", action="store_true",
                         help=f"do not wait for the load average to drop below {LOAD_LIMIT}")
     args = parser.parse_args()
@@ -565,7 +590,8 @@ def main() -> None:
         before = os.getloadavg()[0]
         results = {v: time_suite(docker, image, v, args.runs) for v, image in images.items()}
         body = suite_section(images, results, (before, os.getloadavg()[0]))
-        write_section("smoke suite", f"{command} --no-capacity --runs {args.runs}", body)
+        if not args.no_write:
+            write_section("smoke suite", f"{command} --no-capacity --runs {args.runs}", body)
         print(body)
 
     if not args.no_capacity:
@@ -587,8 +613,9 @@ def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         body = capacity_section(results, args.hold, loads)
-        write_section("call capacity", f"{command} --no-suite --echo-ladder {args.echo_ladder} "
-                      f"--transcoded-ladder {args.transcoded_ladder} --hold {args.hold}", body)
+        if not args.no_write:
+            write_section("call capacity", f"{command} --no-suite --echo-ladder {args.echo_ladder} "
+                          f"--transcoded-ladder {args.transcoded_ladder} --hold {args.hold}", body)
         print(body)
 
 
