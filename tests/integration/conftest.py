@@ -46,8 +46,9 @@ def require(tool):
 # ----------------------------------------------------------------------------- images
 # The newest LTS (22.10.1 from the local mirror), plain and opus, built once per session by
 # the real CLI: `pipeline build lts` (sources verified, buildx, smoke calls). Set
-# PIPELINE_TEST_IMAGE_PLAIN / PIPELINE_TEST_IMAGE_OPUS to test images built elsewhere.
-TEST_IMAGE = "asterisk-test"
+# PIPELINE_TEST_IMAGE_PLAIN / PIPELINE_TEST_IMAGE_OPUS to test images built elsewhere, or
+# PIPELINE_TEST_IMAGE_NAME to build under another local name (two checkouts on one host).
+TEST_IMAGE = os.environ.get("PIPELINE_TEST_IMAGE_NAME", "asterisk-test")
 
 
 @pytest.fixture(scope="session")
