@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import math
 import os
@@ -271,10 +272,8 @@ class Sampler(threading.Thread):
             capture_output=True, text=True, check=False).stdout.strip()
         if self.stop.wait(max(0.0, start + end - time.monotonic())) or self.process.poll() is not None:
             return
-        try:
+        with contextlib.suppress(OSError):   # sipp or Asterisk exited just now: no figure
             self._cpu_close(opened)
-        except OSError:         # sipp or Asterisk exited just now: no figure for this step
-            pass
 
     def _cpu_mark(self):
         return (time.monotonic(), cpu_ticks(self.asterisk_pid), cpu_ticks(self.process.pid),

@@ -26,7 +26,7 @@ def machine() -> str:
 
 def write_section(name: str, command: str, body: str) -> None:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (f"{start}\n## {name}\n\nMeasured {stamp} on {machine()} with:\n\n"
                f"```sh\n{command}\n```\n\n{body.strip()}\n{end}")
     text = DOC.read_text() if DOC.exists() else HEADER

@@ -1,44 +1,59 @@
-"""Building the planned targets with docker buildx, through one injectable Docker client.
+"""Making a target's image: docker buildx builds it from dockerfiles/asterisk, then the smoke
+test places real calls at it. `Maker.make` is that one build-then-smoke step; `pipeline
+build` (`run` below) and every way of publishing use it.
 
-Per release: fetch and verify the sources once (sources.py), then build each variant from
-dockerfiles/asterisk (plain first, so the opus variant reuses its layers), then smoke-test
-each image. A failure in one target is recorded and the others go on; the summary shows
-all of them, and the exit code is non-zero when any failed.
+Per release the sources are fetched and verified once (sources.py); the plain variant is
+built first, so the opus variant reuses its layers. A failure in one target is recorded and
+the others go on; the summary shows all of them, and the exit code is non-zero when any
+failed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import log, sources
-from . import smoke as smoke_module
+from . import image, log, report, smoke, sources
 from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
-from .plan import BUILD_TARGET, Plan, Target
+from .plan import Plan, Target
+from .releases import Release
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCKERFILES = ROOT / "dockerfiles" / "asterisk"
-OUT = Path(os.environ.get("PIPELINE_OUT", "out"))
+SmokeFn = Callable[[DockerClient, str, Target, str, Path], None]
+"""smoke(docker, local image, target, platform, logs dir): raises SmokeError when it fails."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Options:
+    """`pipeline build` as the command line asked for it."""
+
+    image_name: str = "asterisk-pipeline"
+    cache: str = ""
+    smoke: bool = True
+    every_platform: bool = False    # --platform given: the target's platforms, else the native one
+    out: Path = Path("out")
+    dry_run: bool = False
 
 
 @dataclasses.dataclass
-class Result:
+class Built:
+    """One target's image in the local engine, and what happened to it."""
+
     target: Target
-    image: str = ""
-    status: str = "pending"     # built | smoked | failed | skipped
+    image: str
+    platforms: tuple[str, ...]
+    status: str = "pending"     # built (not smoke-tested) | tested | failed
     reason: str = ""
     seconds: float = 0.0
     size: int = 0
@@ -46,72 +61,15 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status in ("built", "tested")
 
 
-def client() -> DockerClient:
-    return DockerClient()
-
-
-def native_platform() -> str:
-    machine = os.uname().machine
-    return {"x86_64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}.get(
-        machine, f"linux/{machine}")
-
-
-def local_image(name: str, target: Target) -> str:
-    return f"{name}:{target.id}"
-
-
-def git_revision() -> str:
+def git_revision(root: Path = image.DOCKERFILES.parent.parent) -> str:
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def source_url() -> str:
-    if os.environ.get("GITHUB_REPOSITORY"):
-        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{os.environ['GITHUB_REPOSITORY']}"
-    return "https://github.com/asterisk-pipeline/asterisk-pipeline"
-
-
-def inputs_digest(target: Target, config: Sources, tarball_sha256: str,
-                  dockerfiles: Path = DOCKERFILES) -> str:
-    """A digest of everything that goes into an image, known before building it.
-
-    Stored as a label; publishing compares it with the registry's copy to skip targets that
-    are up to date without rebuilding them. The release tarball's sha256 stands for the
-    whole source tree (it names the bundled pjproject's md5).
-    """
-    digest = hashlib.sha256()
-    for path in sorted(p for p in dockerfiles.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(dockerfiles)).encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(json.dumps({
-        "target": target.id, "tarball": tarball_sha256, "base": target.base_image,
-        "platforms": sorted(target.platforms), "opus": list(config.opus_codec_sha256),
-        "sounds": [config.core_sounds, config.moh], "pjproject": config.pjproject,
-    }, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def labels(target: Target, inputs: str) -> dict[str, str]:
-    return {
-        "org.opencontainers.image.title": "asterisk",
-        "org.opencontainers.image.description": f"Asterisk {target.version} ({target.variant}), "
-                                                "built from source and smoke-tested with real calls",
-        "org.opencontainers.image.version": target.id,
-        "org.opencontainers.image.revision": git_revision(),
-        "org.opencontainers.image.source": source_url(),
-        "org.opencontainers.image.created":
-            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "org.asterisk.version": str(target.version),
-        "org.asterisk.variant": target.variant,
-        "org.asterisk-pipeline.inputs": inputs,
-    }
 
 
 def cache_options(cache: str, scope: str) -> dict:
@@ -130,29 +88,33 @@ def cache_options(cache: str, scope: str) -> dict:
     return options
 
 
-def build_image(docker: DockerClient, target: Target, context: Path, *, inputs: str,
-                platforms: list[str], tags: Iterable[str] = (), load: bool = False,
-                output: dict[str, str] | None = None, cache: str = "",
-                log_file: Path | None = None, dockerfiles: Path = DOCKERFILES) -> dict:
-    """One buildx build of one target; returns buildx's metadata (digest, ...).
+def build_image(docker: DockerClient, target: Target, context: Path, *, labels: Mapping[str, str],
+                platforms: Sequence[str], tags: Iterable[str] = (), load: bool = False,
+                cache: str = "", log_file: Path | None = None,
+                dockerfiles: Path = image.DOCKERFILES) -> dict:
+    """One buildx build of one target; returns buildx's metadata (digests, ...).
 
-    load=True puts the image in the local store; output= sends it elsewhere (e.g. a
-    registry, by digest). BuildError with the log's tail on failure.
+    The image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two
+    builds of one target with the same labels are the same image. BuildError with the
+    failing step and the log's tail on failure.
     """
+    stage = image.variant(target.variant).stage
+    created = labels.get(image.CREATED_LABEL, "")
     build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": target.base_image}
-    log.debug(f"docker buildx build {dockerfiles} --target {BUILD_TARGET[target.variant]} "
-              f"--build-context sources={context} --platform {','.join(platforms)} "
-              + " ".join(f"-t {t}" for t in tags) + (f" --output {output}" if output else ""))
+    if created:
+        build_args["SOURCE_DATE_EPOCH"] = str(_epoch(created))
+    log.debug(f"docker buildx build {dockerfiles} --target {stage} --build-context sources={context} "
+              f"--platform {','.join(platforms)} " + " ".join(f"-t {t}" for t in tags))
     lines: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         metadata_file = Path(scratch) / "metadata.json"
         try:
             stream = docker.buildx.build(
-                dockerfiles, target=BUILD_TARGET[target.variant], build_args=build_args,
-                build_contexts={"sources": str(context)}, platforms=platforms, tags=list(tags),
-                labels=labels(target, inputs), load=load, output=output or {},
-                metadata_file=metadata_file, progress="plain", provenance=False,
-                stream_logs=True, **cache_options(cache, f"asterisk-{target.version}"))
+                dockerfiles, target=stage, build_args=build_args,
+                build_contexts={"sources": str(context)}, platforms=list(platforms), tags=list(tags),
+                labels=dict(labels), load=load, metadata_file=metadata_file, progress="plain",
+                provenance=False, stream_logs=True,
+                **cache_options(cache, f"asterisk-{target.version}"))
             for line in stream:
                 lines.append(line)
                 log.debug(line.rstrip())
@@ -164,6 +126,11 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, inputs: 
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 log_file.write_text("".join(lines))
         return json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
+
+
+def _epoch(created: str) -> int:
+    return int(datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=datetime.UTC).timestamp())
 
 
 def failure_summary(lines: list[str]) -> str:
@@ -180,79 +147,132 @@ def failure_summary(lines: list[str]) -> str:
     return f"{title[:80]}{' …' if len(title) > 80 else ''}: {last}"
 
 
-SmokeFn = Callable[[DockerClient, str, Target, Path], None]
+@dataclasses.dataclass(kw_only=True)
+class Maker:
+    """How a target's image is made and tested: the one build-then-smoke step.
+
+    Tests swap the Dockerfiles (a tiny image built by the same code), the sources, the
+    release checksum and the smoke test.
+    """
+
+    sources: Sources
+    out: Path
+    image_name: str = "asterisk-pipeline"
+    cache: str = ""
+    smoke: SmokeFn | None = smoke.check_image
+    dockerfiles: Path = image.DOCKERFILES
+    provenance: image.Provenance = dataclasses.field(default_factory=image.Provenance)
+    prepare: Callable[[Release, Sources, Path], Path] = sources.prepare
+    checksum: Callable[[Release], str] = sources.release_sha256
+    base_digest: Callable[[str], str] = lambda name: ""
+    _checksums: dict[str, str] = dataclasses.field(default_factory=dict)
+    _contexts: dict[str, Path | PipelineError] = dataclasses.field(default_factory=dict)
+
+    def inputs(self, target: Target) -> str:
+        """The inputs digest, from the release's published checksum (no download)."""
+        version = str(target.version)
+        if version not in self._checksums:
+            self._checksums[version] = self.checksum(target.release)
+        return image.inputs_digest(target, self.sources, self._checksums[version],
+                                   base_digest=self.base_digest(target.base_image),
+                                   dockerfiles=self.dockerfiles)
+
+    def labels(self, target: Target) -> dict[str, str]:
+        base = self.base_digest(target.base_image)
+        return image.labels(target, self.inputs(target), self.provenance,
+                            base=f"{target.base_image}@{base}" if base else "")
+
+    def context(self, target: Target) -> Path:
+        """The verified sources of target's release (fetched once per release and run)."""
+        version = str(target.version)
+        if version not in self._contexts:
+            try:
+                with log.group(f"sources {version}"):
+                    self._contexts[version] = self.prepare(target.release, self.sources,
+                                                           self.out / "sources" / version)
+            except PipelineError as error:
+                self._contexts[version] = error
+        found = self._contexts[version]
+        if isinstance(found, PipelineError):
+            raise found
+        return found
+
+    def logs(self, target: Target) -> Path:
+        return self.out / "logs" / target.id
+
+    def make(self, docker: DockerClient, target: Target, platforms: Sequence[str], *,
+             test: bool = True) -> Built:
+        """Build target for platforms into the local engine, then smoke-test each platform.
+        Never raises for a failed target: the result says what failed and why."""
+        built = Built(target, image.local_name(self.image_name, target), tuple(platforms))
+        start = time.monotonic()
+        with log.group(f"{target.id} ({', '.join(platforms)})"):
+            try:
+                if test and self.smoke is None:
+                    raise BuildError(f"{target.id}: no smoke test available; untested images "
+                                     "are never pushed")
+                context = self.context(target)
+                step = time.monotonic()
+                with log.step(f"build {built.image}"):
+                    build_image(docker, target, context, labels=self.labels(target),
+                                platforms=platforms, tags=[built.image], load=True, cache=self.cache,
+                                log_file=self.logs(target) / "build.log", dockerfiles=self.dockerfiles)
+                built.steps["build"] = time.monotonic() - step
+                built.size = docker.image.inspect(built.image).size or 0
+                built.status = "built"
+                if test and self.smoke is not None:
+                    step = time.monotonic()
+                    for platform in platforms:
+                        with log.step(f"smoke {built.image} ({platform})"):
+                            self.smoke(docker, built.image, target, platform, self.logs(target))
+                    built.steps["smoke"] = time.monotonic() - step
+                    built.status = "tested"
+            except PipelineError as error:
+                log.error(str(error))
+                built.status, built.reason = "failed", str(error)
+        built.seconds = time.monotonic() - start
+        return built
 
 
-def run(matrix: Matrix, plan: Plan, args) -> int:
-    """`pipeline build`: build every target of the plan, smoke each, summarise."""
-    docker = client()
-    platforms_for = (lambda t: list(t.platforms)) if args.platform else (lambda t: [native_platform()])
-    if args.dry_run:
-        for target in plan.targets:
-            log.info(f"would build {local_image(args.image, target)} for "
-                     f"{','.join(platforms_for(target))} from {target.release.tarball_url}")
+def ordered(targets: Iterable[Target]) -> list[Target]:
+    """Per release, in the plan's order, the variants in their table's order (plain first:
+    the opus variant is the plain image plus one layer)."""
+    releases: dict[str, list[Target]] = {}
+    for target in targets:
+        releases.setdefault(str(target.version), []).append(target)
+    rank = {name: index for index, name in enumerate(image.VARIANT_NAMES)}
+    return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
+
+
+def maker_for(matrix: Matrix, options: Options) -> Maker:
+    """The Maker of a run: the matrix's sources, the run's options, this checkout's revision."""
+    return Maker(sources=matrix.sources, out=options.out, image_name=options.image_name,
+                 cache=options.cache,
+                 provenance=image.Provenance.from_environment(os.environ, git_revision()))
+
+
+
+def run(matrix: Matrix, plan: Plan, options: Options) -> int:
+    """`pipeline build`: build every target of the plan, smoke-test each, summarise."""
+    native = image.native_platform()
+
+    def platforms(target: Target) -> tuple[str, ...]:
+        return target.platforms if options.every_platform else (native,)
+
+    if options.dry_run:
+        for target in ordered(plan.targets):
+            log.info(f"would build {image.local_name(options.image_name, target)} for "
+                     f"{','.join(platforms(target))} from {target.release.tarball_url}"
+                     + ("" if options.smoke else " (no smoke test)"))
         return 0
-    results = build_all(docker, matrix, plan, image_name=args.image, platforms_for=platforms_for,
-                        cache=args.cache, smoke=None if args.no_smoke else smoke_module.check_image)
-    report(results)
+    docker = image.client()
+    maker = maker_for(matrix, options)
+    results = [maker.make(docker, target, platforms(target), test=options.smoke)
+               for target in ordered(plan.targets)]
+    report.builds(results)
     failed = [r for r in results if not r.ok]
     if failed:
         raise BuildError(f"{len(failed)} of {len(results)} targets failed: "
                          + ", ".join(r.target.id for r in failed))
     return 0
 
-
-def build_all(docker: DockerClient, matrix: Matrix, plan: Plan, *, image_name: str,
-              platforms_for: Callable[[Target], list[str]], cache: str = "",
-              smoke: SmokeFn | None = None) -> list[Result]:
-    results: list[Result] = []
-    by_version: dict[str, list[Target]] = {}
-    for target in plan.targets:
-        by_version.setdefault(str(target.version), []).append(target)
-    for version, targets in by_version.items():
-        context = OUT / "sources" / version
-        try:
-            with log.group(f"sources {version}"):
-                sources.prepare(targets[0].release, matrix.sources, context)
-        except PipelineError as error:
-            log.error(str(error))
-            results += [Result(t, status="failed", reason=str(error)) for t in targets]
-            continue
-        for target in sorted(targets, key=lambda t: t.variant != "plain"):
-            results.append(_build_one(docker, matrix.sources, target, context, image_name,
-                                      platforms_for(target), cache, smoke))
-    return results
-
-
-def _build_one(docker, config, target, context, image_name, platforms, cache, smoke) -> Result:
-    result = Result(target, image=local_image(image_name, target))
-    start = time.monotonic()
-    logs = OUT / "logs" / target.id
-    with log.group(f"{target.id} ({', '.join(platforms)})"):
-        try:
-            step_start = time.monotonic()
-            inputs = inputs_digest(target, config, sources.file_sha256(context / "asterisk.tar.gz"))
-            with log.step(f"build {result.image}"):
-                build_image(docker, target, context, inputs=inputs, platforms=platforms,
-                            tags=[result.image], load=True, cache=cache, log_file=logs / "build.log")
-            result.steps["build"] = time.monotonic() - step_start
-            result.size = docker.image.inspect(result.image).size or 0
-            result.status = "built"
-            if smoke is not None:
-                step_start = time.monotonic()
-                with log.step(f"smoke {result.image}"):
-                    smoke(docker, result.image, target, logs)
-                result.steps["smoke"] = time.monotonic() - step_start
-                result.status = "smoked"
-        except PipelineError as error:
-            log.error(str(error))
-            result.status, result.reason = "failed", str(error).splitlines()[0]
-    result.seconds = time.monotonic() - start
-    return result
-
-
-def report(results: list[Result]) -> None:
-    rows = [[r.target.id, r.status, r.image, f"{r.size / 1e6:.0f} MB" if r.size else "-",
-             " ".join(f"{k} {v:.0f}s" for k, v in r.steps.items()) or "-", r.reason or ""]
-            for r in results]
-    log.summary("build summary", ["target", "status", "image", "size", "time", "reason"], rows)

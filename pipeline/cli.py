@@ -1,32 +1,51 @@
-"""The `pipeline` command: argument parsing, subcommands, and errors turned into exit codes."""
+"""The `pipeline` command: argument parsing, subcommands, and errors turned into exit codes.
+
+The command line is parsed here, once, into the options objects of the modules that do
+the work (build.Options, publish.Options, ...); no argparse namespace goes further.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import log, smoke, wsl
-from .errors import ConfigurationError, PipelineError
-from .matrix import PLATFORMS, VARIANTS, Matrix, load
+from . import log
+from .errors import EXIT_CODES, ConfigurationError, PipelineError
+from .image import VARIANT_NAMES
+from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
 from .releases import ReleaseIndex
 
+MATRIX_FILE = "matrix.yaml"
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--matrix", default="matrix.yaml", metavar="FILE",
-                        help="the matrix file (default: ./matrix.yaml)")
+
+# ----------------------------------------------------------------------------- the parser
+
+def _matrix(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--matrix", metavar="FILE", type=Path,
+                        help=f"the matrix file (default: {MATRIX_FILE} in this directory or the "
+                             "nearest one above it)")
+
+
+def _verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every command and request")
+
+
+def _dry_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be done and change nothing")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every command and request")
 
 
 def _selection(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("specs", nargs="+" if required else "*", metavar="SPEC",
-                        help="version specs, e.g. 22.x, 22.10.1, lts, latest, 22-cert "
-                             "(default: every series in the matrix)")
-    parser.add_argument("--variant", action="append", choices=VARIANTS, default=[],
+                        help="version specs, e.g. 22.x, 22.10.1, lts, latest, 22-cert"
+                             + ("" if required else " (default: every series in the matrix)"))
+    parser.add_argument("--variant", action="append", choices=VARIANT_NAMES, default=[],
                         help="only this variant (repeatable)")
     parser.add_argument("--platform", action="append", default=[], metavar="OS/ARCH",
                         help=f"only this platform (repeatable, or comma-separated): {', '.join(PLATFORMS)}")
@@ -40,54 +59,122 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                              "spec such as type=gha or type=registry,ref=REF")
 
 
+def _publish_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", action="append", default=[], metavar="NAME",
+                        help="only this registry of the matrix (repeatable)")
+    parser.add_argument("--manifest-cache", type=Path, metavar="FILE",
+                        help="keep the labels of the images the registries hold in FILE between "
+                             "runs, so that an up-to-date run sends only HEAD requests "
+                             "(default: $PIPELINE_OUT/manifest-cache.json)")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="pipeline", description=(
         "Build, smoke-test and publish Asterisk images: "
-        "matrix → versions → plan → build → smoke → publish."))
+        "matrix → versions → plan → build → smoke → publish."),
+        epilog="Environment: PIPELINE_OUT (default ./out: sources, logs, manifest cache), "
+               "PIPELINE_MIRROR, PIPELINE_RELEASES (docs/matrix.md).")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="print the targets and tags, then exit")
-    _common(plan)
+    _matrix(plan)
+    _verbose(plan)
     _selection(plan, required=False)
-    plan.add_argument("--per-platform", action="store_true",
-                      help="with --json: one entry per target and platform, with its runner")
     plan.add_argument("--json", action="store_true",
                       help="print JSON usable as a GitHub Actions strategy.matrix")
+    plan.add_argument("--per-platform", action="store_true",
+                      help="with --json: one entry per target and platform, with its runner")
+    plan.add_argument("--outdated", action="store_true",
+                      help="read the registries and keep only the targets that need work, "
+                           "saying why (credentials as for publish)")
+    _publish_options(plan)
     plan.set_defaults(run=_run_plan)
 
-    smoke.add_cli(commands)
-    wsl.add_cli(commands)
-
     build = commands.add_parser("build", help="build (and smoke-test) the selected targets")
-    _common(build)
+    _matrix(build)
+    _dry_run(build)
+    _verbose(build)
     _selection(build, required=True)
     _build_options(build)
     build.add_argument("--no-smoke", action="store_true",
                        help="skip the smoke calls (the images then cannot be pushed)")
     build.add_argument("--push", action="store_true",
                        help="then publish what passed its smoke test (same as `pipeline publish`)")
+    _publish_options(build)
     build.set_defaults(run=_run_build)
 
     publish = commands.add_parser(
         "publish", help="build what is not up to date, smoke-test it, push it and move its tags")
-    _common(publish)
+    _matrix(publish)
+    _dry_run(publish)
+    _verbose(publish)
     _selection(publish, required=False)
     _build_options(publish)
-    publish.add_argument("--registry", action="append", default=[], metavar="NAME",
-                         help="only this registry of the matrix (repeatable)")
+    _publish_options(publish)
     ci = publish.add_mutually_exclusive_group()
-    ci.add_argument("--by-digest", metavar="DIR",
+    ci.add_argument("--by-digest", metavar="DIR", type=Path,
                     help="CI build job: build --build-platform only, push it by digest (no tags) "
-                         "and write the digests to DIR")
-    ci.add_argument("--merge", metavar="DIR",
-                    help="CI merge job: make the manifest lists from the digests in DIR and move the tags")
+                         "and write its descriptor to DIR")
+    ci.add_argument("--merge", metavar="DIR", type=Path,
+                    help="CI merge job: make the multi-platform images from the descriptors in "
+                         "DIR and move the tags")
     publish.add_argument("--build-platform", metavar="OS/ARCH",
                          help="with --by-digest: the one platform this job builds")
     publish.set_defaults(run=_run_publish)
+
+    smoke = commands.add_parser("smoke", help="start an image and place real SIP calls at it",
+                                description="Start an image, wait until Asterisk is fully booted, "
+                                            "place real SIP calls at it with sipp, report per check.")
+    smoke.add_argument("image", metavar="IMAGE", help="a local image reference")
+    smoke.add_argument("--variant", choices=VARIANT_NAMES,
+                       help="what to expect (default: the image's org.asterisk.variant label)")
+    smoke.add_argument("--platform", metavar="OS/ARCH",
+                       help=f"the platform to run: {', '.join(PLATFORMS)} (default: the engine's)")
+    smoke.add_argument("--logs", metavar="DIR", type=Path,
+                       help="where junit.xml and the logs of failed checks go "
+                            "(default: $PIPELINE_OUT/logs/smoke/<image>)")
+    smoke.add_argument("--network", choices=("host", "published", "both"), default="both",
+                       help="host networking, published ports, or both (default: both)")
+    smoke.add_argument("--postgres", metavar="DSN",
+                       help="use this PostgreSQL server (postgresql://USER:PASS@HOST:PORT/DB) instead "
+                            "of starting one; see docs/smoke.md for the privileges it needs")
+    _dry_run(smoke)
+    _verbose(smoke)
+    smoke.set_defaults(run=_run_smoke)
+
+    wsl = commands.add_parser("export-wsl",
+                              help="write an image as a root filesystem tarball for `wsl --import`")
+    wsl.add_argument("image", metavar="IMAGE", help="a local image reference")
+    wsl.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
+                     help="the tarball to write, e.g. asterisk.tar")
+    wsl.add_argument("--platform", metavar="OS/ARCH",
+                     help=f"the platform of a multi-platform image: {', '.join(PLATFORMS)} "
+                          "(default: the engine's)")
+    _dry_run(wsl)
+    _verbose(wsl)
+    wsl.set_defaults(run=_run_wsl)
     return main
 
 
-def _platforms(values: list[str]) -> list[str]:
+# ----------------------------------------------------------------------------- turning args into options
+
+def _out() -> Path:
+    return Path(os.environ.get("PIPELINE_OUT") or "out")
+
+
+def find_matrix(given: Path | None, start: Path | None = None) -> Path:
+    """--matrix, else matrix.yaml in the working directory or the nearest directory above."""
+    if given is not None:
+        return given
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / MATRIX_FILE).is_file():
+            return directory / MATRIX_FILE
+    raise ConfigurationError(f"no {MATRIX_FILE} in {here} or any directory above it; run from the "
+                             "repository, or pass --matrix FILE")
+
+
+def _platforms(values: Sequence[str]) -> list[str]:
     platforms = [p for value in values for p in value.split(",") if p]
     for platform in platforms:
         if platform not in PLATFORMS:
@@ -97,21 +184,66 @@ def _platforms(values: list[str]) -> list[str]:
 
 
 def _load_plan(args: argparse.Namespace) -> tuple[Matrix, Plan]:
-    matrix = load(args.matrix)
+    matrix = load(find_matrix(args.matrix))
     index = ReleaseIndex(matrix.releases, matrix.sources)
     plan = make_plan(matrix, index, args.specs, variants=args.variant,
                      platforms=_platforms(args.platform))
     return matrix, plan
 
 
+def _build_opts(args: argparse.Namespace, *, smoke: bool = True):
+    from . import build
+
+    return build.Options(image_name=args.image, cache=args.cache, smoke=smoke,
+                         every_platform=bool(args.platform), out=_out(),
+                         dry_run=getattr(args, "dry_run", False))
+
+
+def _publish_opts(args: argparse.Namespace):
+    from . import publish
+
+    mode, directory = "publish", None
+    if getattr(args, "by_digest", None):
+        if not args.build_platform:
+            raise ConfigurationError("--by-digest needs --build-platform OS/ARCH "
+                                     "(the platform this job builds)")
+        mode, directory = "by-digest", args.by_digest
+    elif getattr(args, "merge", None):
+        mode, directory = "merge", args.merge
+    elif getattr(args, "build_platform", None):
+        raise ConfigurationError("--build-platform goes with --by-digest DIR")
+    if getattr(args, "build_platform", None):
+        _platforms([args.build_platform])
+    return publish.Options(registries=tuple(args.registry), mode=mode, digests=directory,
+                           build_platform=getattr(args, "build_platform", None) or "",
+                           manifest_cache=args.manifest_cache or _out() / "manifest-cache.json",
+                           dry_run=getattr(args, "dry_run", False))
+
+
+# ----------------------------------------------------------------------------- the subcommands
+
 def _run_plan(args: argparse.Namespace) -> int:
-    _, plan = _load_plan(args)
+    matrix, plan = _load_plan(args)
+    reasons: dict[str, tuple[bool, str]] = {}
+    if args.outdated:
+        from . import build, image, publish
+
+        maker = build.maker_for(matrix, build.Options(out=_out()))
+        reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
+                                   environ=os.environ, docker=image.client())
+        plan = Plan(tuple(t for t in plan.targets if t.id in reasons), plan.registries)
     if args.json:
-        print(json.dumps(plan.as_json(per_platform=args.per_platform), indent=2))
+        data = plan.as_json(per_platform=args.per_platform)
+        if args.outdated:
+            for entry in data["include"]:
+                entry["build"], entry["reason"] = reasons[entry["id"]]
+        print(json.dumps(data, indent=2))
         return 0
     rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags)]
-            for t in plan.targets]
-    print(log.table(["target", "series", "platforms", "base image", "tags"], rows))
+            + ([reasons[t.id][1]] if args.outdated else []) for t in plan.targets]
+    headers = ["target", "series", "platforms", "base image", "tags"]
+    print(log.table(headers + (["why"] if args.outdated else []), rows) if rows
+          else "every target is up to date")
     for registry in plan.registries:
         print(f"\n{registry.name} ({registry.type}): {registry.image}:<tag>")
     return 0
@@ -122,32 +254,72 @@ def _run_build(args: argparse.Namespace) -> int:
         raise ConfigurationError("--push publishes only smoke-tested images; drop --no-smoke")
     matrix, plan = _load_plan(args)
     if args.push:
-        return _run_publish(args, (matrix, plan))
-    from . import build  # imported late: planning needs no Docker client
+        return _publish(matrix, plan, _build_opts(args), _publish_opts(args))
+    from . import build
 
-    return build.run(matrix, plan, args)
+    return build.run(matrix, plan, _build_opts(args, smoke=not args.no_smoke))
 
 
-def _run_publish(args: argparse.Namespace, loaded: tuple[Matrix, Plan] | None = None) -> int:
-    matrix, plan = loaded or _load_plan(args)
-    if getattr(args, "build_platform", None):
-        _platforms([args.build_platform])
-    from . import publish
+def _run_publish(args: argparse.Namespace) -> int:
+    options = _publish_opts(args)
+    matrix, plan = _load_plan(args)
+    return _publish(matrix, plan, _build_opts(args), options)
 
-    return publish.run(matrix, plan, args)
+
+def _publish(matrix: Matrix, plan: Plan, build_options, options) -> int:
+    from . import build, image, publish
+
+    return publish.run(plan, build.maker_for(matrix, build_options), options,
+                       base_dir=matrix.path.parent, environ=os.environ,
+                       docker=image.client())
+
+
+def _run_smoke(args: argparse.Namespace) -> int:
+    from . import image, smoke
+
+    if args.platform:
+        _platforms([args.platform])
+    if args.dry_run:
+        for spec in smoke.plan(args.network):
+            log.info(f"would start {args.image} as '{spec.label}' ({spec.network} network, "
+                     f"{'test' if spec.test_config else 'default'} configuration"
+                     f"{', realtime PostgreSQL' if spec.realtime else ''}): {', '.join(spec.checks)}")
+        return 0
+    logs = args.logs or smoke.default_logs(_out(), args.image)
+    results = smoke.run_smoke(image.client(), args.image, variant=args.variant, logs=logs,
+                              network=args.network, postgres=args.postgres,
+                              platform=args.platform)
+    smoke.raise_for_failures(args.image, results, logs)
+    log.info(f"junit report: {logs / 'junit.xml'}")
+    return 0
+
+
+def _run_wsl(args: argparse.Namespace) -> int:
+    from . import image, wsl
+
+    if args.platform:
+        _platforms([args.platform])
+    if args.dry_run:
+        log.info(wsl.describe(args.image, args.output, args.platform))
+        return 0
+    start = time.monotonic()
+    size = wsl.export(image.client(), args.image, args.output, platform=args.platform)
+    log.info(f"wrote {args.output} ({size / 1e6:.0f} MB) in {time.monotonic() - start:.1f}s; "
+             f"on Windows: wsl --import Asterisk C:\\WSL\\Asterisk {args.output.name}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     log.VERBOSE = args.verbose
     try:
-        return args.run(args)
+        return int(args.run(args))
     except PipelineError as error:
         log.error(str(error))
         return error.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
-        return 130
+        return EXIT_CODES["interrupted"]
 
 
 if __name__ == "__main__":

@@ -34,16 +34,9 @@ class SourceError(PipelineError):
 
 
 class CommandError(PipelineError):
-    """An external command failed; keeps what is needed to debug it."""
+    """An external command failed; the message names it and says why."""
 
     exit_code = 6
-
-    def __init__(self, message: str, *, command: list[str] | None = None,
-                 returncode: int | None = None, output: str = "") -> None:
-        super().__init__(message)
-        self.command = command or []
-        self.returncode = returncode
-        self.output = output
 
 
 class BuildError(PipelineError):
@@ -62,3 +55,19 @@ class PublishError(PipelineError):
     """A push, login or tag move failed."""
 
     exit_code = 9
+
+
+# Every exit code of `pipeline`, as README.md documents them (a test checks they agree).
+EXIT_CODES = {
+    "ok": 0,
+    "unexpected error (a bug: please report it with the output of -v)": 1,
+    "configuration": ConfigurationError.exit_code,
+    "nothing to do": NothingToDoError.exit_code,
+    "no such release": ResolutionError.exit_code,
+    "download or checksum": SourceError.exit_code,
+    "command failed": CommandError.exit_code,
+    "build or smoke test of a target": BuildError.exit_code,
+    "smoke test": SmokeError.exit_code,
+    "publishing": PublishError.exit_code,
+    "interrupted": 130,
+}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import requests
@@ -49,32 +48,20 @@ def get_text(url: str, *, http: requests.Session | None = None) -> str:
     return response.text
 
 
-def exists(url: str, *, http: requests.Session | None = None) -> bool:
-    log.debug(f"HEAD {url}")
-    try:
-        response = (http or _default()).head(url, timeout=TIMEOUT, allow_redirects=True)
-    except requests.RequestException as error:
-        raise SourceError(f"cannot reach {url}: {_reason(error)}") from None
-    return response.status_code == 200
-
-
-def download(url: str, dest: Path, *, http: requests.Session | None = None) -> str:
-    """Stream url into dest (atomically); return the file's sha256 hex digest."""
+def download(url: str, dest: Path, *, http: requests.Session | None = None) -> None:
+    """Stream url into dest (atomically: a failed download leaves no file)."""
     log.debug(f"GET {url} -> {dest}")
     partial = dest.with_name(dest.name + ".partial")
-    digest = hashlib.sha256()
     try:
         with (http or _default()).get(url, timeout=TIMEOUT, stream=True) as response:
             response.raise_for_status()
             with partial.open("wb") as out:
                 for chunk in response.iter_content(chunk_size=1 << 20):
-                    digest.update(chunk)
                     out.write(chunk)
     except requests.RequestException as error:
         partial.unlink(missing_ok=True)
         raise SourceError(f"cannot download {url}: {_reason(error)}") from None
     partial.replace(dest)
-    return digest.hexdigest()
 
 
 def _reason(error: requests.RequestException) -> str:

@@ -61,10 +61,10 @@ def step(title: str) -> Iterator[None]:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """A plain-text table (also valid Markdown)."""
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 

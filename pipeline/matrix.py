@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 
 from .errors import ConfigurationError
+from .image import VARIANT_NAMES
 from .versions import SPEC_HELP, Spec
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
-VARIANTS = ("plain", "opus")
 RELEASE_SOURCES = ("listing", "github", "file")
 REGISTRY_TYPES = ("dockerhub", "ecr", "oci")
 
@@ -118,7 +118,7 @@ _RELEASES = {"source": (str, "listing"), "files": (list, []),
 _SOURCES = {field.name: ((dict if field.name == "opus_codec_sha256" else str), field.default)
             for field in dataclasses.fields(Sources)}
 _DEFAULTS = {"base_image": (str, "debian:bookworm-slim"), "platforms": (list, list(PLATFORMS)),
-             "variants": (list, list(VARIANTS))}
+             "variants": (list, list(VARIANT_NAMES))}
 _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None),
            "platforms": (list, None), "variants": (list, None)}
 _REGISTRY = {field.name: (str, REQUIRED if field.name in ("name", "type", "repository") else "")
@@ -194,14 +194,14 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Matr
         text = path.read_text()
     except OSError as error:
         raise ConfigurationError(f"{path}: cannot read the matrix file ({error.strerror}); "
-                                 "pass --matrix FILE or run from the repository root")
+                                 "pass --matrix FILE or run from the repository root") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         raise ConfigurationError(f"{path}:{line}: not valid YAML ({getattr(error, 'problem', error)}); "
-                                 "check indentation and quoting")
+                                 "check indentation and quoting") from None
     reader = _Reader(path)
     if data is None:
         raise reader.fail("", "the matrix is empty", "add a 'series:' list (see docs/matrix.md)")
@@ -247,7 +247,7 @@ def _defaults(reader: _Reader, data: Any) -> Defaults:
     values = reader.section(data, _DEFAULTS, "defaults")
     return Defaults(base_image=values["base_image"],
                     platforms=reader.choices(values["platforms"], PLATFORMS, "defaults.platforms"),
-                    variants=reader.choices(values["variants"], VARIANTS, "defaults.variants"))
+                    variants=reader.choices(values["variants"], VARIANT_NAMES, "defaults.variants"))
 
 
 def _series(reader: _Reader, data: list, defaults: Defaults) -> tuple[Series, ...]:
@@ -260,14 +260,14 @@ def _series(reader: _Reader, data: list, defaults: Defaults) -> tuple[Series, ..
         try:
             spec = Spec.parse(values["spec"])
         except ConfigurationError as error:
-            raise reader.fail(f"{key}.spec", str(error).split(";")[0], SPEC_HELP)
+            raise reader.fail(f"{key}.spec", str(error).split(";")[0], SPEC_HELP) from None
         if spec.text in seen:
             raise reader.fail(f"{key}.spec", f"duplicate series {spec.text!r} (also {seen[spec.text]})",
                               "list each series once; use 'variants' for plain/opus")
         seen[spec.text] = key
         platforms = (reader.choices(values["platforms"], PLATFORMS, f"{key}.platforms")
                      if values["platforms"] is not None else defaults.platforms)
-        variants = (reader.choices(values["variants"], VARIANTS, f"{key}.variants")
+        variants = (reader.choices(values["variants"], VARIANT_NAMES, f"{key}.variants")
                     if values["variants"] is not None else defaults.variants)
         result.append(Series(spec=spec, base_image=values["base_image"] or defaults.base_image,
                              platforms=platforms, variants=variants, note=values["note"]))

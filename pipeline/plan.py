@@ -11,15 +11,13 @@ from collections.abc import Sequence
 
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
+from .image import variant as variant_named
 from .matrix import Matrix, Registry, Series
 from .releases import Release, ReleaseIndex
 from .versions import Spec, Version, resolve
 
 # Native GitHub-hosted runners per platform (no emulation in CI).
 RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
-
-# The Dockerfile stage that makes each variant.
-BUILD_TARGET = {"plain": "runtime", "opus": "runtime-opus"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -37,7 +35,7 @@ class Target:
 
     @property
     def id(self) -> str:
-        return f"{self.version}{tag_rules.VARIANT_SUFFIX[self.variant]}"
+        return f"{self.version}{variant_named(self.variant).suffix}"
 
     def images(self, registry: Registry) -> list[str]:
         return [f"{registry.image}:{tag}" for tag in self.tags]
@@ -48,7 +46,7 @@ class Target:
             "series": self.series,
             "version": str(self.version),
             "variant": self.variant,
-            "build_target": BUILD_TARGET[self.variant],
+            "build_target": variant_named(self.variant).stage,
             "platforms": ",".join(self.platforms),
             "base_image": self.base_image,
             "tags": list(self.tags),

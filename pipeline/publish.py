@@ -1,29 +1,22 @@
-"""Publishing: each smoke-tested target's multi-arch image, under every tag of the plan,
-to every registry of the matrix. Idempotent, never backwards, and safe when things fail.
+"""Publishing: each smoke-tested target's image, under every tag of the plan, to every
+registry of the matrix. Idempotent, never backwards, and safe when things fail.
 
-Per target, before anything is built:
+Per target, before anything is built (`Publisher.decide`):
 
-1. `inputs`: the digest of everything that goes into the image (build.inputs_digest, from
-   the plan and the release's published sha256), also stored in the image as a label;
-2. read what each of the target's tags points at in each registry (imagetools inspect);
-3. decide per tag (`plan_tags`, pure): create, move, keep (it points at a newer version:
-   tags never go backwards) or up to date (same version built from the same inputs).
+1. its inputs digest (image.inputs_digest), also stored in the image as a label;
+2. what each of its tags points at in each registry (registries.Session.current: HEAD
+   requests, and the labels of digests not seen before);
+3. per tag: create, move, keep or up to date (tags.plan_tags).
 
-Nothing to change anywhere: done, nothing is built (a scheduled run over an up-to-date
-matrix only reads). Otherwise, per registry that needs it:
+Nothing to change anywhere: done, nothing is built. Otherwise one of three run modes:
 
-4. build every platform and smoke-test; a target that fails is not pushed anywhere;
-5. push the image: the registry takes the multi-platform index only once every platform
-   is in, so no tag can point at an incomplete image;
-6. move the other tags to that digest (one `imagetools create` per registry).
-
-Three ways to run it (see docs/publish.md):
-
-* `publish` (one machine builds every platform): steps 1-6 above;
-* `by_digest` (CI build job, one platform per native runner): 1-4, then push that platform
-  by digest (no tag) and write the digest to a file;
-* `merge` (CI merge job): 1-3, then make each target's manifest list from the digest
-  files and move the tags (step 6).
+* `publish` (one machine builds every platform): build and smoke-test (build.Maker.make),
+  push the tested image itself under its full tag (the bytes `docker save` gives: the
+  registry's digest is the local image's), then point the other tags at it;
+* `by_digest` (CI build job, one platform per job): build and smoke-test that platform,
+  push its manifest by digest (no tag), and write its descriptor for the merge job;
+* `merge` (CI merge job): make the multi-platform index from the descriptors, push it
+  under the full tag and point the other tags at it.
 
 A failure in one target or registry is recorded and the others go on; the summary shows
 every target × registry, and the run fails when any did.
@@ -35,7 +28,6 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import functools
-import os
 import shutil
 import tempfile
 import time
@@ -45,102 +37,29 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import build, log, registries, smoke, sources
-from .errors import BuildError, ConfigurationError, PipelineError, PublishError
-from .matrix import Matrix, Registry
+from . import digests, log, registries, report
+from .build import Built, Maker
+from .errors import ConfigurationError, PipelineError, PublishError
+from .matrix import Registry
 from .plan import Plan, Target
-from .registries import Remote, Session
-from .releases import Release
+from .registries import ManifestCache, Session
+from .tags import CURRENT, MOVE, Current, TagAction, describe, full_tag_changes, plan_tags
 
-CREATE, MOVE, KEEP, CURRENT = "create", "move", "keep", "up to date"
-INSPECT_WORKERS = 8
-
-
-# ----------------------------------------------------------------------------- decisions (pure)
-
-@dataclasses.dataclass(frozen=True)
-class TagAction:
-    tag: str
-    action: str        # create | move | keep | up to date
-    reason: str = ""
-
-    @property
-    def changes(self) -> bool:
-        return self.action in (CREATE, MOVE)
+READ_WORKERS = 8
+MODES = ("publish", "by-digest", "merge")
 
 
-def plan_tags(target: Target, inputs: str, remote: Mapping[str, Remote | None]) -> list[TagAction]:
-    """What to do with each of target's tags, given what they point at now.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Options:
+    """`pipeline publish` (and `build --push`) as the command line asked for it."""
 
-    The full tag (the version itself) is up to date when it holds an image built from the
-    same inputs for every platform, else it is (re)pushed. An alias (`22`, `lts`, ...)
-    moves only forward: it is kept when it points at a newer version, or at an image
-    without a readable version label (not made by this pipeline: left alone).
-    """
-    actions = []
-    for tag in target.tags:
-        current = remote.get(tag)
-        if current is None:
-            actions.append(TagAction(tag, CREATE))
-        elif tag == target.id:
-            actions.append(_full_tag(target, inputs, current))
-        elif current.version is None:
-            actions.append(TagAction(tag, KEEP, "points at an image without a version label"))
-        elif current.version > target.version:
-            actions.append(TagAction(tag, KEEP, f"points at newer {current.version}"))
-        elif current.version < target.version:
-            actions.append(TagAction(tag, MOVE, f"from {current.version}"))
-        elif current.inputs == inputs:
-            actions.append(TagAction(tag, CURRENT))
-        else:
-            actions.append(TagAction(tag, MOVE, "from an older build of the same version"))
-    return actions
+    registries: tuple[str, ...] = ()       # names from the matrix; () = all
+    mode: str = "publish"                   # publish | by-digest | merge
+    digests: Path | None = None             # by-digest: where to write; merge: where to read
+    build_platform: str = ""                # by-digest: the one platform this job builds
+    manifest_cache: Path | None = None
+    dry_run: bool = False
 
-
-def _full_tag(target: Target, inputs: str, current: Remote) -> TagAction:
-    missing = sorted(set(target.platforms) - set(current.platforms))
-    if current.inputs == inputs and not missing:
-        return TagAction(target.id, CURRENT)
-    if current.inputs != inputs:
-        return TagAction(target.id, MOVE, "rebuilt: its inputs changed")
-    return TagAction(target.id, MOVE, f"adds {', '.join(missing)}")
-
-
-def full_tag_changes(target: Target, actions: Sequence[TagAction]) -> bool:
-    return any(a.changes for a in actions if a.tag == target.id)
-
-
-def describe(actions: Sequence[TagAction]) -> str:
-    """One line for a registry's decisions: '22.10.1 create, 22 move (from 22.9.0), lts keep'."""
-    return ", ".join(f"{a.tag} {a.action}" + (f" ({a.reason})" if a.reason else "") for a in actions)
-
-
-# ----------------------------------------------------------------------------- digest files
-
-def digest_file(directory: Path, target: Target, registry: Registry, platform: str) -> Path:
-    """Where a CI build job leaves a per-platform digest: DIR/<target>/<registry>/<os>-<arch>."""
-    return directory / target.id / registry.name / platform.replace("/", "-")
-
-
-def write_digest(directory: Path, target: Target, registry: Registry, platform: str,
-                 digest: str) -> Path:
-    path = digest_file(directory, target, registry, platform)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(digest + "\n")
-    return path
-
-
-def read_digests(directory: Path, target: Target, registry: Registry) -> dict[str, str]:
-    """The per-platform digests that build jobs pushed, {platform: digest}."""
-    found = {}
-    for platform in target.platforms:
-        path = digest_file(directory, target, registry, platform)
-        if path.is_file():
-            found[platform] = path.read_text().strip()
-    return found
-
-
-# ----------------------------------------------------------------------------- outcome
 
 @dataclasses.dataclass
 class Outcome:
@@ -148,7 +67,7 @@ class Outcome:
 
     target: Target
     registry: Registry
-    status: str = "pending"     # published | up to date | would publish | pushed by digest | failed
+    status: str = "pending"  # published | up to date | would publish | pushed by digest | tags only | failed
     actions: list[TagAction] = dataclasses.field(default_factory=list)
     digest: str = ""
     reason: str = ""
@@ -162,23 +81,20 @@ class Outcome:
         self.status, self.reason = "failed", registries.redact(" ".join(reason.split()))
 
 
-def _clip(text: str, head: int = 70, tail: int = 110) -> str:
-    """A long reason for a table cell: its start (what failed) and its end (the cause)."""
-    return text if len(text) <= head + tail else f"{text[:head]} … {text[-tail:]}"
+@dataclasses.dataclass
+class Decision:
+    """What one target needs in each registry that could be read."""
 
+    target: Target
+    inputs: str
+    states: dict[str, dict[str, Current | None]]
+    actions: dict[str, list[TagAction]]
 
-def report(outcomes: Sequence[Outcome]) -> None:
-    rows = []
-    for o in outcomes:
-        changed = [a.tag for a in o.actions if a.changes and o.status in ("published", "would publish")]
-        kept = [a.tag for a in o.actions if a.action == KEEP]
-        tags = ", ".join(changed) or "-"
-        if kept:
-            tags += f" (kept: {', '.join(kept)})"
-        rows.append([o.target.id, o.registry.name, o.status, tags, o.digest[:19] or "-",
-                     f"{o.seconds:.0f}s", _clip(o.reason)])
-    log.summary("publish summary", ["target", "registry", "status", "tags changed", "digest",
-                                    "time", "reason"], rows)
+    def needs_image(self, session: Session) -> bool:
+        return full_tag_changes(self.target, self.actions.get(session.name, []))
+
+    def changes(self, session: Session) -> list[str]:
+        return [a.tag for a in self.actions.get(session.name, []) if a.changes]
 
 
 def check(outcomes: Sequence[Outcome]) -> int:
@@ -189,371 +105,269 @@ def check(outcomes: Sequence[Outcome]) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- how images are made
-
-@dataclasses.dataclass(kw_only=True)
-class Builder:
-    """How a target's image is made and tested. Tests swap the Dockerfiles (a tiny image
-    built by the same code), the sources and the smoke test."""
-
-    matrix: Matrix
-    dockerfiles: Path = build.DOCKERFILES
-    image_name: str = "asterisk-pipeline"
-    cache: str = ""
-    smoke: build.SmokeFn | None = None
-    prepare: Callable[[Target], Path] | None = None     # the build's `sources` context
-    checksum: Callable[[Release], str] = sources.release_sha256
-    _checksums: dict = dataclasses.field(default_factory=dict)
-
-    def inputs(self, target: Target) -> str:
-        release = target.release
-        if release.version not in self._checksums:
-            self._checksums[release.version] = self.checksum(release)
-        return build.inputs_digest(target, self.matrix.sources,
-                                   self._checksums[release.version], self.dockerfiles)
-
-    def context(self, target: Target) -> Path:
-        if self.prepare:
-            return self.prepare(target)
-        return sources.prepare(target.release, self.matrix.sources,
-                               build.OUT / "sources" / str(target.version))
-
-    def local_image(self, target: Target) -> str:
-        return build.local_image(self.image_name, target)
-
-    def build_and_smoke(self, docker: DockerClient, target: Target, inputs: str,
-                        platforms: Sequence[str]) -> str:
-        """Build (all platforms into the local store) and smoke-test; the local image name."""
-        if self.smoke is None:
-            raise BuildError(f"{target.id}: no smoke test available (pipeline.smoke); "
-                             "untested images are never pushed")
-        image, logs = self.local_image(target), build.OUT / "logs" / target.id
-        context = self.context(target)
-        with log.step(f"build {image} ({', '.join(platforms)})"):
-            build.build_image(docker, target, context, inputs=inputs, platforms=list(platforms),
-                              tags=[image], load=True, cache=self.cache,
-                              log_file=logs / "build.log", dockerfiles=self.dockerfiles)
-        with log.step(f"smoke {image}"):
-            self.smoke(docker, image, target, logs)
-        return image
+Handler = Callable[["Publisher", Decision, list[Session], dict[str, Outcome]], None]
 
 
-# ----------------------------------------------------------------------------- steps for both cases
-
-def read_state(session: Session, target: Target) -> dict[str, Remote | None]:
-    """What each of target's tags points at in session's registry."""
-    return {tag: session.inspect(tag, f"{session.name}: {target.id}: read {session.ref(tag)}")
-            for tag in target.tags}
-
-
-def push_by_digest(docker: DockerClient, session: Session, target: Target, context: Path, *,
-                   inputs: str, platforms: Sequence[str], dockerfiles: Path = build.DOCKERFILES,
-                   cache: str = "") -> str:
-    """Build (from cache) and push platforms by digest, with no tag; returns the digest.
-
-    For CI build jobs on native runners: needs a builder that can push by digest (buildx's
-    docker-container driver; the plain docker driver refuses, see docs/publish.md).
-    """
-    output = {"type": "image", "name": session.registry.image, "push-by-digest": "true",
-              "name-canonical": "true", "push": "true"}
-    what = f"{session.name}: {target.id}: push {','.join(platforms)} by digest"
-    metadata = registries.retrying(what, lambda: build.build_image(
-        docker, target, context, inputs=inputs, platforms=list(platforms), output=output,
-        cache=cache, dockerfiles=dockerfiles,
-        log_file=build.OUT / "logs" / target.id / f"push-{session.name}.log"))
-    digest = metadata.get("containerimage.digest", "")
-    if not digest:
-        raise PublishError(f"{what}: buildx reported no digest")
-    return digest
-
-
-def tag(session: Session, target: Target, digests: Sequence[str], actions: Sequence[TagAction],
-        state: Mapping[str, Remote | None]) -> str:
-    """Point every tag that `actions` creates or moves at the image: the remote full tag's
-    when that is up to date, else the one made of `digests` (one index, or one manifest per
-    platform, all already pushed). Returns the digest the tags now point at."""
-    changed = [a.tag for a in actions if a.changes]
-    full = state.get(target.id)
-    if not full_tag_changes(target, actions) and full is not None:
-        digests = [full.digest]
-    if changed:
-        with log.step(f"tag {session.registry.image}: {', '.join(changed)}"):
-            session.create_tags(changed, [session.at(d) for d in digests],
-                                f"{session.name}: {target.id}: move tags {', '.join(changed)}")
-    if len(digests) == 1:
-        return digests[0]
-    after = session.inspect(target.id, f"{session.name}: {target.id}: read back")
-    return after.digest if after else ""
-
-
-# ----------------------------------------------------------------------------- the three runs
-
-class _Run:
+class Publisher:
     """One publishing run: the registries it reaches, and one target at a time."""
 
-    def __init__(self, docker: DockerClient, sessions: Sequence[Session],
-                 unreachable: Mapping[str, str], registries_: Sequence[Registry],
-                 builder: Builder, dry_run: bool) -> None:
-        self.docker, self.sessions, self.unreachable = docker, list(sessions), dict(unreachable)
-        self.registries, self.builder, self.dry_run = list(registries_), builder, dry_run
-        self.pool = concurrent.futures.ThreadPoolExecutor(INSPECT_WORKERS)
+    def __init__(self, docker: DockerClient, sessions: Sequence[Session], maker: Maker, *,
+                 unreachable: Mapping[str, str] | None = None,
+                 registries_: Sequence[Registry] = (), dry_run: bool = False) -> None:
+        self.docker, self.sessions, self.maker = docker, list(sessions), maker
+        self.unreachable = dict(unreachable or {})
+        names = {s.name for s in self.sessions} | set(self.unreachable)
+        self.registries = [r for r in registries_ if r.name in names] or [s.registry for s in self.sessions]
+        self.dry_run = dry_run
 
-    def each_target(self, plan: Plan, handle) -> list[Outcome]:
+    def run(self, plan: Plan, handle: Handler) -> list[Outcome]:
         results: list[Outcome] = []
-        try:
-            for target in plan.targets:
-                start = time.monotonic()
-                outcomes = {r.name: Outcome(target, r) for r in self.registries}
-                for name, why in self.unreachable.items():
-                    outcomes[name].fail(why)
-                with log.group(target.id):
-                    self._handle(target, outcomes, handle)
-                for outcome in outcomes.values():
-                    outcome.seconds = time.monotonic() - start
-                results += outcomes.values()
-        finally:
-            self.pool.shutdown()
+        for target in plan.targets:
+            start = time.monotonic()
+            outcomes = {r.name: Outcome(target, r) for r in self.registries}
+            for name, why in self.unreachable.items():
+                outcomes[name].fail(why)
+            with log.group(target.id):
+                decision = self.decide(target, outcomes)
+                todo = [s for s in self.sessions if decision and self._todo(decision, s, outcomes)]
+                if decision and todo:
+                    if self.dry_run:
+                        self._would(decision, todo, outcomes)
+                    else:
+                        handle(self, decision, todo, outcomes)
+            for outcome in outcomes.values():
+                outcome.seconds = time.monotonic() - start
+            results += outcomes.values()
         return results
 
-    def _handle(self, target: Target, outcomes: dict[str, Outcome], handle) -> None:
+    def decide(self, target: Target, outcomes: dict[str, Outcome]) -> Decision | None:
+        """Read every tag in every registry (concurrently), then decide per tag."""
         if not self.sessions:
-            return      # every registry failed to connect: already recorded
+            return None
         try:
             with log.step(f"inputs of {target.id}"):
-                inputs = self.builder.inputs(target)
+                inputs = self.maker.inputs(target)
         except PipelineError as error:
             log.error(str(error))
             for outcome in outcomes.values():
                 if outcome.ok:
                     outcome.fail(str(error))
-            return
-        states = self._states(target, inputs, outcomes)
-        todo = [s for s in self.sessions if s.name in states
-                and any(a.changes for a in outcomes[s.name].actions)]
-        for session in self.sessions:
-            if session.name in states and session not in todo:
-                outcomes[session.name].status = CURRENT
-                full = states[session.name].get(target.id)
-                outcomes[session.name].digest = full.digest if full else ""
-        if not todo:
-            return
-        if self.dry_run:
-            for session in todo:
-                self._print_would(session, outcomes[session.name], states[session.name])
-            return
-        handle(self, target, inputs, todo, states, outcomes)
-
-    def _states(self, target, inputs, outcomes) -> dict[str, dict[str, Remote | None]]:
-        """Every tag in every registry, read concurrently; then the decisions."""
-        futures = {(s.name, tag): self.pool.submit(
-                       s.inspect, tag, f"{s.name}: {target.id}: read {s.ref(tag)}")
-                   for s in self.sessions for tag in target.tags}
-        states: dict[str, dict[str, Remote | None]] = {}
-        with log.step(f"read {len(target.tags)} tags in {len(self.sessions)} registries"):
+            return None
+        decision = Decision(target, inputs, {}, {})
+        with log.step(f"read {len(target.tags)} tags in {len(self.sessions)} registries"), \
+                concurrent.futures.ThreadPoolExecutor(READ_WORKERS) as pool:
+            futures = {(s.name, tag): pool.submit(s.current, tag)
+                       for s in self.sessions for tag in target.tags}
             for session in self.sessions:
                 try:
-                    states[session.name] = {tag: futures[session.name, tag].result()
-                                            for tag in target.tags}
+                    decision.states[session.name] = {tag: futures[session.name, tag].result()
+                                                     for tag in target.tags}
                 except PipelineError as error:
                     log.error(str(error))
-                    outcomes[session.name].fail(str(error))
+                    outcomes[session.name].fail(f"{session.name}: {target.id}: {error}")
         for session in self.sessions:
-            if session.name in states:
-                actions = plan_tags(target, inputs, states[session.name])
-                outcomes[session.name].actions = actions
-                if all(a.action == CURRENT for a in actions):
-                    log.info(f"  {session.name}: all {len(actions)} tags up to date")
-                else:
-                    log.info(f"  {session.name}: {describe(actions)}")
-        return states
+            if session.name not in decision.states:
+                continue
+            actions = plan_tags(target, inputs, decision.states[session.name])
+            decision.actions[session.name] = outcomes[session.name].actions = actions
+            log.info(f"  {session.name}: " + (f"all {len(actions)} tags up to date"
+                                              if all(a.action == CURRENT for a in actions)
+                                              else describe(actions)))
+        self._refuse_immutable(decision, outcomes)
+        return decision
 
-    def _print_would(self, session: Session, outcome: Outcome, state) -> None:
-        outcome.status = "would publish"
-        version = outcome.target.version
-        for action in outcome.actions:
-            if action.changes:
-                current = state.get(action.tag)
-                was = f"{current.version or current.digest[:19]} " if current else ""
-                log.info(f"  would {action.action} {session.ref(action.tag)} ({was}→ {version})")
+    def _refuse_immutable(self, decision: Decision, outcomes: dict[str, Outcome]) -> None:
+        """An ECR repository with immutable tags cannot move one: refuse the whole target
+        before anything of it is pushed anywhere (no half-published target)."""
+        for session in self.sessions:
+            stuck = [a.tag for a in decision.actions.get(session.name, [])
+                     if session.immutable and a.action == MOVE]
+            if stuck:
+                why = (f"{session.name}: the repository's tags are IMMUTABLE, so "
+                       f"{', '.join(stuck)} cannot move to {decision.target.id}; nothing of "
+                       f"{decision.target.id} was pushed (make the repository's tags MUTABLE, or "
+                       "drop this registry)")
+                log.error(why)
+                for outcome in outcomes.values():
+                    if outcome.ok:
+                        outcome.fail(why)
+                return
 
-    def build_or_fail(self, target, inputs, platforms, needing: Sequence[Outcome]) -> str:
-        """The tested local image, or "" after recording why on every outcome in needing."""
-        try:
-            return self.builder.build_and_smoke(self.docker, target, inputs, platforms)
-        except (PipelineError, DockerException) as error:
-            log.error(_why(error).splitlines()[0])
+    def _todo(self, decision: Decision, session: Session, outcomes: dict[str, Outcome]) -> bool:
+        outcome = outcomes[session.name]
+        if not outcome.ok or session.name not in decision.actions:
+            return False
+        if not decision.changes(session):
+            outcome.status = CURRENT
+            full = decision.states[session.name].get(decision.target.id)
+            outcome.digest = full.digest if full else ""
+            return False
+        return True
+
+    def _would(self, decision: Decision, todo: list[Session], outcomes: dict[str, Outcome]) -> None:
+        for session in todo:
+            outcomes[session.name].status = "would publish"
+            for action in decision.actions[session.name]:
+                if action.changes:
+                    current = decision.states[session.name].get(action.tag)
+                    was = f"{current.version or current.digest[:19]} " if current else ""
+                    log.info(f"  would {action.action} {session.ref(action.tag)} "
+                             f"({was}→ {decision.target.version})")
+
+    def make(self, decision: Decision, platforms: Sequence[str], needing: Sequence[Outcome]) -> Built | None:
+        """The tested local image, or None after recording why on every outcome in needing."""
+        built = self.maker.make(self.docker, decision.target, platforms)
+        if not built.ok:
             for outcome in needing:
-                outcome.fail(f"not pushed: {_why(error)}")
-            return ""
+                outcome.fail(f"not pushed: {built.reason}")
+            return None
+        return built
 
 
-def publish(docker: DockerClient, plan: Plan, sessions: Sequence[Session], builder: Builder, *,
-            unreachable: Mapping[str, str] = {}, dry_run: bool = False) -> list[Outcome]:
-    """One machine builds every platform of each target that needs it, smoke-tests it, pushes
-    it (exactly the tested index, layers and all) and moves its tags."""
-    run = _Run(docker, sessions, unreachable, _registries_of(plan, sessions, unreachable),
-               builder, dry_run)
-    return run.each_target(plan, _publish_target)
-
-
-def _publish_target(run: _Run, target: Target, inputs: str, todo: list[Session],
-                    states: Mapping[str, Mapping[str, Remote | None]],
-                    outcomes: Mapping[str, Outcome]) -> None:
-    need_image = [s for s in todo if full_tag_changes(target, outcomes[s.name].actions)]
-    image = ""
-    if need_image:
-        image = run.build_or_fail(target, inputs, target.platforms,
-                                  [outcomes[s.name] for s in need_image])
-        if not image:
-            todo = [s for s in todo if s not in need_image]
-    for session in todo:
-        outcome = outcomes[session.name]
-
-        def push_and_tag() -> None:
-            digests = [_push_tested(run.docker, session, target, image)] if session in need_image else []
-            outcome.digest = tag(session, target, digests, outcome.actions, states[session.name])
-            outcome.status = "published"
-
-        _attempt(outcome, push_and_tag)
-
-
-def _push_tested(docker: DockerClient, session: Session, target: Target, image: str) -> str:
-    """Push the smoke-tested local image under the full tag; its digest, checked remotely."""
-    local = docker.image.inspect(image).id
-    with log.step(f"push {session.ref(target.id)}"):
-        session.push_local(image, target.id, f"{session.name}: {target.id}: push")
-    remote = session.inspect(target.id, f"{session.name}: {target.id}: read back")
-    if remote is None or remote.digest != local:
-        raise PublishError(f"{session.name}: {target.id}: the registry holds "
-                           f"{remote.digest if remote else 'nothing'} after pushing {local}")
-    missing = set(target.platforms) - set(remote.platforms)
-    if missing:
-        raise PublishError(f"{session.name}: {target.id}: pushed image lacks {', '.join(sorted(missing))}")
-    return local
-
-
-def by_digest(docker: DockerClient, plan: Plan, sessions: Sequence[Session], builder: Builder,
-              platform: str, digests_dir: Path, *, unreachable: Mapping[str, str] = {},
-              dry_run: bool = False) -> list[Outcome]:
-    """CI build job: build and smoke one platform, push it by digest (no tag) to each registry
-    whose full tag is not up to date, and write the digests for the merge job."""
-    run = _Run(docker, sessions, unreachable, _registries_of(plan, sessions, unreachable),
-               builder, dry_run)
-    return run.each_target(plan, functools.partial(_push_platform, platform=platform,
-                                                   digests_dir=digests_dir))
-
-
-def _push_platform(run: _Run, target: Target, inputs: str, todo: list[Session], states,
-                   outcomes: Mapping[str, Outcome], *, platform: str, digests_dir: Path) -> None:
-    need_image = [s for s in todo if full_tag_changes(target, outcomes[s.name].actions)]
-    for session in todo:
-        if session not in need_image:
-            outcomes[session.name].status = "tags only (merge)"
-    if not need_image or not run.build_or_fail(target, inputs, [platform],
-                                               [outcomes[s.name] for s in need_image]):
-        return
-    context = run.builder.context(target)
-    for session in need_image:
-        outcome = outcomes[session.name]
-
-        def push() -> None:
-            with log.step(f"push {platform} to {session.registry.image} by digest"):
-                outcome.digest = push_by_digest(run.docker, session, target, context, inputs=inputs,
-                                                platforms=[platform], cache=run.builder.cache,
-                                                dockerfiles=run.builder.dockerfiles)
-            write_digest(digests_dir, target, session.registry, platform, outcome.digest)
-            outcome.status = "pushed by digest"
-
-        _attempt(outcome, push)
-
-
-def merge(docker: DockerClient, plan: Plan, sessions: Sequence[Session], builder: Builder,
-          digests_dir: Path, *, unreachable: Mapping[str, str] = {},
-          dry_run: bool = False) -> list[Outcome]:
-    """CI merge job: once every platform is pushed (a digest file each), make the manifest
-    list and move the tags. A target missing a platform is not tagged."""
-    run = _Run(docker, sessions, unreachable, _registries_of(plan, sessions, unreachable),
-               builder, dry_run)
-    return run.each_target(plan, functools.partial(_merge_target, digests_dir=digests_dir))
-
-
-def _merge_target(run: _Run, target: Target, inputs: str, todo: list[Session], states,
-                  outcomes: Mapping[str, Outcome], *, digests_dir: Path) -> None:
-    for session in todo:
-        outcome = outcomes[session.name]
-
-        def merge_and_tag() -> None:
-            digests = read_digests(digests_dir, target, session.registry)
-            missing = [p for p in target.platforms if p not in digests]
-            if full_tag_changes(target, outcome.actions) and missing:
-                raise PublishError(f"{session.name}: {target.id}: no digest for {', '.join(missing)} "
-                                   f"in {digests_dir} (its build job failed or did not push); not tagged")
-            outcome.digest = tag(session, target, [digests[p] for p in target.platforms if p in digests],
-                                 outcome.actions, states[session.name])
-            outcome.status = "published"
-
-        _attempt(outcome, merge_and_tag)
-
-
-def _attempt(outcome: Outcome, action: Callable[[], None]) -> None:
+def attempt(outcome: Outcome, action: Callable[[], None]) -> None:
     """Run one registry's part of a target; a failure is recorded and the others go on."""
     try:
         action()
     except (PipelineError, DockerException) as error:
-        log.error(_why(error))
-        outcome.fail(_why(error))
+        reason = error.stderr or str(error) if isinstance(error, DockerException) else str(error)
+        log.error(registries.redact(reason))
+        outcome.fail(reason)
 
 
-def _why(error: Exception) -> str:
-    """A failure in one line: a PipelineError's message, or what a Docker command said."""
-    if isinstance(error, DockerException):
-        output = f"{error.stderr or ''}\n{error.stdout or ''}"
-        return f"docker: {registries.reason(output)}"
-    return registries.redact(str(error))
+@contextlib.contextmanager
+def saved(docker: DockerClient, built: Built) -> Iterator[Path]:
+    """The tested image as `docker save` writes it (an OCI image layout), by its id: what is
+    pushed is exactly what was smoke-tested."""
+    scratch = Path(tempfile.mkdtemp(prefix="pipeline-save-"))
+    try:
+        archive = scratch / "image.tar"
+        with log.step(f"save {built.image}"):
+            docker.image.save(docker.image.inspect(built.image).id, output=archive)
+        yield archive
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _registries_of(plan: Plan, sessions: Sequence[Session],
-                   unreachable: Mapping[str, str]) -> list[Registry]:
-    """The registries of this run, in the matrix's order (unreachable ones included)."""
-    names = {s.name for s in sessions} | set(unreachable)
-    return [r for r in plan.registries if r.name in names] or [s.registry for s in sessions]
+# ----------------------------------------------------------------------------- the three modes
+
+def publish_target(run: Publisher, decision: Decision, todo: list[Session],
+                   outcomes: dict[str, Outcome]) -> None:
+    """One machine: build every platform, smoke-test, push the tested image, move the tags."""
+    target = decision.target
+    need_image = [s for s in todo if decision.needs_image(s)]
+    built = run.make(decision, target.platforms, [outcomes[s.name] for s in need_image]) \
+        if need_image else None
+    if need_image and built is None:
+        todo = [s for s in todo if s not in need_image]
+    with contextlib.ExitStack() as stack:
+        archive = stack.enter_context(saved(run.docker, built)) if built else None
+        local_id = run.docker.image.inspect(built.image).id if built else ""
+        labels = run.maker.labels(target)
+        for session in todo:
+            outcome = outcomes[session.name]
+
+            def push_and_tag(session: Session = session, outcome: Outcome = outcome) -> None:
+                changed = decision.changes(session)
+                if archive is not None and session in need_image:
+                    with log.step(f"push {session.ref(target.id)}"):
+                        pushed = session.push_image(archive, target.id, target.platforms, labels)
+                    if pushed.digest != local_id:
+                        raise PublishError(f"{session.name}: {target.id}: the registry holds "
+                                           f"{pushed.digest} after pushing the tested {local_id}")
+                    digest = pushed.digest
+                    changed = [t for t in changed if t != target.id]
+                else:
+                    full = decision.states[session.name][target.id]
+                    assert full is not None   # the full tag is up to date, so it exists
+                    digest = full.digest
+                if changed:
+                    with log.step(f"tag {session.registry.image}: {', '.join(changed)}"):
+                        session.point(changed, digest)
+                outcome.digest, outcome.status = digest, "published"
+
+            attempt(outcome, push_and_tag)
+
+
+def by_digest_target(run: Publisher, decision: Decision, todo: list[Session],
+                     outcomes: dict[str, Outcome], *, platform: str, directory: Path) -> None:
+    """CI build job: build and smoke one platform, push it by digest (no tag) to each registry
+    whose full tag needs it, and write its descriptor for the merge job."""
+    target = decision.target
+    need_image = [s for s in todo if decision.needs_image(s)]
+    for session in todo:
+        if session not in need_image:
+            outcomes[session.name].status = "tags only"
+    if not need_image:
+        return
+    built = run.make(decision, [platform], [outcomes[s.name] for s in need_image])
+    if built is None:
+        return
+    labels = run.maker.labels(target)
+    with saved(run.docker, built) as archive:
+        for session in need_image:
+            outcome = outcomes[session.name]
+
+            def push(session: Session = session, outcome: Outcome = outcome) -> None:
+                with log.step(f"push {platform} to {session.registry.image} by digest"):
+                    pushed = session.push_platform(archive, platform, labels)
+                digests.write(directory, target, session.registry, pushed)
+                outcome.digest, outcome.status = pushed.digest, "pushed by digest"
+
+            attempt(outcome, push)
+
+
+def merge_target(run: Publisher, decision: Decision, todo: list[Session],
+                 outcomes: dict[str, Outcome], *, directory: Path) -> None:
+    """CI merge job: once every platform is pushed (a descriptor file each), make the index
+    under the full tag and move the other tags. A target missing a platform is not tagged."""
+    target = decision.target
+    labels = run.maker.labels(target)
+    for session in todo:
+        outcome = outcomes[session.name]
+
+        def merge(session: Session = session, outcome: Outcome = outcome) -> None:
+            changed = decision.changes(session)
+            if decision.needs_image(session):
+                found = digests.read(directory, target, session.registry)
+                missing = [p for p in target.platforms if p not in found]
+                if missing:
+                    raise PublishError(f"{session.name}: {target.id}: no digest for {', '.join(missing)} "
+                                       f"in {directory} (its build job failed or did not push); not tagged")
+                with log.step(f"index {session.ref(target.id)}"):
+                    digest = session.put_index([target.id], [found[p] for p in target.platforms], labels)
+                changed = [t for t in changed if t != target.id]
+            else:
+                full = decision.states[session.name][target.id]
+                assert full is not None
+                digest = full.digest
+            if changed:
+                with log.step(f"tag {session.registry.image}: {', '.join(changed)}"):
+                    session.point(changed, digest)
+            outcome.digest, outcome.status = digest, "published"
+
+        attempt(outcome, merge)
 
 
 # ----------------------------------------------------------------------------- connecting
 
 @contextlib.contextmanager
-def connected(docker: DockerClient, registries_: Sequence[Registry], *, base_dir: Path,
-              environ: Mapping[str, str], dry_run: bool = False
-              ) -> Iterator[tuple[DockerClient, list[Session], dict[str, str]]]:
-    """Log in to every registry; yields (client, sessions, {unreachable name: why}).
-
-    A dry run logs in with a throwaway copy of the Docker config, so that it changes
-    nothing outside the run (no stored login, no certs.d file, no ECR repository).
-    """
-    scratch = Path(tempfile.mkdtemp(prefix="pipeline-publish-"))
+def connected(registries_: Sequence[Registry], *, base_dir: Path, environ: Mapping[str, str],
+              cache: ManifestCache, dry_run: bool = False
+              ) -> Iterator[tuple[list[Session], dict[str, str]]]:
+    """A session per registry that could be reached; yields (sessions, {unreachable: why}).
+    The manifest cache is saved when the run ends, whatever happened."""
+    sessions, unreachable = [], {}
+    for registry in registries_:
+        try:
+            sessions.append(registries.connect(registry, base_dir=base_dir, environ=environ,
+                                               cache=cache, read_only=dry_run))
+        except PipelineError as error:
+            log.error(str(error))
+            unreachable[registry.name] = str(error)
     try:
-        if dry_run:
-            docker = _scratch_client(docker, scratch / "docker-config")
-        sessions, unreachable = [], {}
-        for registry in registries_:
-            try:
-                sessions.append(registries.connect(docker, registry, base_dir=base_dir,
-                                                   scratch=scratch, environ=environ,
-                                                   read_only=dry_run))
-            except PipelineError as error:
-                log.error(str(error))
-                unreachable[registry.name] = str(error)
-        yield docker, sessions, unreachable
+        yield sessions, unreachable
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _scratch_client(docker: DockerClient, directory: Path) -> DockerClient:
-    config = docker.client_config.config or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker"
-    directory.mkdir(parents=True)
-    if (Path(config) / "config.json").is_file():
-        shutil.copy(Path(config) / "config.json", directory / "config.json")
-    return DockerClient(config=str(directory))
+        cache.save()
 
 
 def select_registries(all_registries: Sequence[Registry], names: Sequence[str]) -> list[Registry]:
@@ -565,29 +379,56 @@ def select_registries(all_registries: Sequence[Registry], names: Sequence[str]) 
     return [r for r in all_registries if not names or r.name in names]
 
 
-# ----------------------------------------------------------------------------- CLI
-
-def run(matrix: Matrix, plan: Plan, args, environ: Mapping[str, str] | None = None) -> int:
+def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
+        environ: Mapping[str, str], docker: DockerClient) -> int:
     """`pipeline publish` (and `pipeline build --push`)."""
-    environ = os.environ if environ is None else environ
-    merge_dir, digest_dir = getattr(args, "merge", None), getattr(args, "by_digest", None)
-    build_platform = getattr(args, "build_platform", None)
-    if digest_dir and not build_platform:
-        raise ConfigurationError("--by-digest needs --build-platform OS/ARCH (the platform this job builds)")
-    chosen = select_registries(plan.registries, getattr(args, "registry", []))
+    chosen = select_registries(plan.registries, options.registries)
     if not chosen:
-        raise ConfigurationError(f"{matrix.path}: no registries to publish to; add a 'registries:' list")
-    builder = Builder(matrix=matrix, image_name=args.image, cache=args.cache,
-                      smoke=smoke.check_image)
-    with connected(build.client(), chosen, base_dir=matrix.path.parent, environ=environ,
-                   dry_run=args.dry_run) as (docker, sessions, unreachable):
-        options = dict(unreachable=unreachable, dry_run=args.dry_run)
-        if merge_dir:
-            outcomes = merge(docker, plan, sessions, builder, Path(merge_dir), **options)
-        elif digest_dir:
-            outcomes = by_digest(docker, plan, sessions, builder, build_platform, Path(digest_dir),
-                                 **options)
-        else:
-            outcomes = publish(docker, plan, sessions, builder, **options)
-    report(outcomes)
+        raise ConfigurationError(f"{base_dir / 'matrix.yaml'}: no registries to publish to; "
+                                 "add a 'registries:' list")
+    if options.mode == "merge" and options.digests and not options.digests.is_dir() and not options.dry_run:
+        raise ConfigurationError(f"--merge {options.digests}: no such directory (the build jobs' "
+                                 "digest files go there)")
+    cache = ManifestCache(options.manifest_cache)
+    with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
+                   dry_run=options.dry_run) as (sessions, unreachable):
+        publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen,
+                              dry_run=options.dry_run)
+        handle: Handler = {
+            "publish": publish_target,
+            "by-digest": functools.partial(by_digest_target, platform=options.build_platform,
+                                           directory=options.digests or Path("digests")),
+            "merge": functools.partial(merge_target, directory=options.digests or Path("digests")),
+        }[options.mode]
+        outcomes = publisher.run(plan, handle)
+    report.publications(outcomes)
     return check(outcomes)
+
+
+def outdated(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
+             environ: Mapping[str, str], docker: DockerClient) -> dict[str, tuple[bool, str]]:
+    """The targets that need work, read-only: {target id: (needs a build, why)}. An
+    up-to-date target is left out. For `pipeline plan --outdated` (the CI plan job)."""
+    chosen = select_registries(plan.registries, options.registries)
+    cache = ManifestCache(options.manifest_cache)
+    needs: dict[str, tuple[bool, str]] = {}
+    with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
+                   dry_run=True) as (sessions, unreachable):
+        publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen)
+        for target in plan.targets:
+            outcomes = {r.name: Outcome(target, r) for r in publisher.registries}
+            decision = publisher.decide(target, outcomes)
+            failed = [f"{o.registry.name}: {o.reason}" for o in outcomes.values() if not o.ok]
+            if failed or decision is None:
+                raise PublishError(f"{target.id}: cannot tell whether it is up to date: "
+                                   + "; ".join(failed or ["no registry could be read"]))
+            build = [s.name for s in sessions if decision.needs_image(s)]
+            if build:
+                full = next(a for s in sessions for a in decision.actions[s.name]
+                            if s.name in build and a.tag == target.id)
+                why = "new release" if full.action == "create" else full.reason
+                needs[target.id] = (True, f"{why} ({', '.join(build)})")
+            elif any(decision.changes(s) for s in sessions):
+                needs[target.id] = (False, "; ".join(f"{s.name}: {describe([a for a in decision.actions[s.name] if a.changes])}"
+                                                     for s in sessions if decision.changes(s)))
+    return needs

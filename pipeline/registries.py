@@ -1,20 +1,21 @@
-"""Registries: logging in, reading what a tag points at, pushing, and moving tags.
+"""Registries: who we are to each one, and the operations publishing needs, over the OCI
+distribution API (distribution.py): what a tag points at, pushing the smoke-tested image
+itself (the bytes `docker save` gives, so the digest is the tested image's), and pointing
+tags at it. Retries and errors are distribution.py's: by HTTP status, never by text.
 
-The one I/O layer of publishing. Every command goes through the injected python-on-whales
-client: `docker login` gets the password on stdin, never on a command line. Registry
-operations are retried with backoff on transient failures (timeouts, refused connections,
-5xx, 429), and every error names the registry and the step, never a secret.
-
-Credentials:
+Credentials, never on a command line, in a log or on disk:
 * `dockerhub` and `oci`: the environment variables named by `username_env` and
-  `password_env` (CI secrets); without them, whatever login the Docker config already has.
+  `password_env` (CI secrets); without them, the Docker config's login for that host
+  (config.json `auths`, or its credential helper), else anonymous.
 * `ecr`: the standard AWS credential chain (boto3: environment, profile, instance or OIDC
-  role), exchanged for a registry token; the repository is created when missing.
-  boto3 honours AWS_ENDPOINT_URL(_ECR), which is how the tests reach a local stand-in.
+  role) exchanged for a registry token. Account and region come from matrix.yaml, else
+  from AWS_REGION / AWS_DEFAULT_REGION and STS (the account of the credentials). boto3
+  honours AWS_ENDPOINT_URL(_ECR/_STS), which is how the tests reach a stand-in.
 
-A private CA (`ca_cert`) is needed by two programs: dockerd (pushes), which reads
-/etc/docker/certs.d/HOST/ca.crt, and the client-side `docker buildx imagetools` (reads and
-tag moves), which gets a bundle of the system CAs plus this one through SSL_CERT_FILE.
+What a tag points at is read with HEAD requests (Docker Hub does not count them against
+its pull limit); the labels of a digest are read once and kept in a ManifestCache file
+(content-addressed, so never stale), which CI keeps between runs: an up-to-date run sends
+no counted request.
 """
 
 from __future__ import annotations
@@ -23,136 +24,101 @@ import base64
 import dataclasses
 import json
 import re
-import ssl
-import time
-from collections.abc import Callable, Iterable, Mapping
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
 
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run as _run
-
-from . import log
-from .errors import BuildError, PublishError
+from . import distribution, image, log
+from .distribution import Descriptor, ImageInfo, Manifest
+from .errors import ConfigurationError, PublishError
 from .matrix import Registry
+from .tags import Current
 from .versions import Version
 
-CERTS_D = Path("/etc/docker/certs.d")
-RETRY_ATTEMPTS = 4          # attempts per registry operation
-RETRY_DELAY = 2.0           # seconds before the first retry; doubled each time
-VERSION_LABEL = "org.asterisk.version"
-INPUTS_LABEL = "org.asterisk-pipeline.inputs"
+DOCKER_HUB_API = "registry-1.docker.io"
+KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, image.BASE_LABEL,
+               image.CREATED_LABEL)
 
-_TRANSIENT = re.compile(
-    r"connection refused|connection reset|broken pipe|i/o timeout|timed? ?out|deadline exceeded"
-    r"|unexpected EOF|: EOF|use of closed network connection|no route to host|too many requests|\b429\b|\b50[0234]\b"
-    r"|internal server error|bad gateway|service unavailable|gateway timeout", re.IGNORECASE)
-_AUTH = re.compile(r"unauthori[sz]ed|authentication required|access denied|denied:|\b401\b|\b403\b"
-                   r"|incorrect username or password", re.IGNORECASE)
-_NOT_FOUND = re.compile(r"not found|manifest unknown|name unknown", re.IGNORECASE)
-
-# Secrets seen during this process (passwords, tokens): scrubbed from every error message.
+# Secrets seen during this process (passwords, tokens): scrubbed from every message.
 _SECRETS: set[str] = set()
 
 
 def redact(text: str) -> str:
     for secret in _SECRETS:
-        text = text.replace(secret, "***")
+        if secret:
+            text = text.replace(secret, "***")
     return text
 
 
-def classify(output: str) -> str:
-    """What a failed registry command's output means: auth, transient, not-found or other."""
-    if _AUTH.search(output):
-        return "auth"
-    if _TRANSIENT.search(output):
-        return "transient"
-    if _NOT_FOUND.search(output):
-        return "not-found"
-    return "other"
+def api_location(registry: Registry) -> tuple[str, str]:
+    """(API host, repository) of a registry entry: docker.io/org/x → registry-1.docker.io, org/x."""
+    host, _, repository = registry.image.partition("/")
+    if host == "docker.io":
+        host = DOCKER_HUB_API
+        if "/" not in repository:
+            repository = f"library/{repository}"
+    return host, repository
 
 
-def reason(output: str) -> str:
-    """The line of a command's output that says what went wrong."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if re.match(r"(ERROR|Error|error|failed|unauthorized)", line):
-            return redact(re.sub(r"^ERROR:\s*", "", line))
-    return redact(lines[-1]) if lines else "no output"
+# ----------------------------------------------------------------------------- what tags point at
+
+class ManifestCache:
+    """Platforms and labels of images by digest, kept in a JSON file between runs."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._infos: dict[str, ImageInfo] = {}
+        if path and path.is_file():
+            try:
+                for digest, data in json.loads(path.read_text()).items():
+                    self._infos[digest] = ImageInfo(digest=digest, platforms=tuple(data["platforms"]),
+                                                    labels=data["labels"])
+            except (ValueError, KeyError, TypeError) as error:
+                log.warning(f"{path}: unreadable manifest cache ({error}); starting afresh")
+                self._infos.clear()
+
+    def get(self, digest: str) -> ImageInfo | None:
+        return self._infos.get(digest)
+
+    def put(self, info: ImageInfo) -> None:
+        labels = {platform: {k: v for k, v in values.items() if k in KEPT_LABELS}
+                  for platform, values in info.labels.items()}
+        self._infos[info.digest] = dataclasses.replace(info, labels=labels)
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {d: {"platforms": list(i.platforms), "labels": i.labels} for d, i in sorted(self._infos.items())}
+        self.path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Remote:
-    """What one tag points at in a registry, from `imagetools inspect`."""
+def current_from(info: ImageInfo) -> Current:
+    """What the tag decisions need of an image: a label counts when every platform agrees."""
+    def common(key: str) -> str:
+        values = {labels.get(key, "") for labels in info.labels.values()}
+        return values.pop() if len(values) == 1 else ""
 
-    digest: str
-    platforms: tuple[str, ...]
-    version: Version | None      # the org.asterisk.version label (None: missing or unreadable)
-    inputs: str                  # the org.asterisk-pipeline.inputs label ("" when missing)
-
-    @classmethod
-    def from_inspect(cls, data: Mapping) -> Remote:
-        """From `imagetools inspect --format` output {"manifest": .Manifest, "image": .Image}."""
-        manifest, image = data["manifest"], data.get("image") or {}
-        if manifest.get("manifests"):   # an index: one config per platform
-            configs = {key: value for key, value in image.items()
-                       if isinstance(value, dict) and not key.startswith("unknown/")}  # attestations
-        else:
-            configs = {f"{image.get('os', '?')}/{image.get('architecture', '?')}": image}
-        platforms = sorted({"/".join(key.split("/")[:2]) for key in configs})
-        labels = [(config.get("config") or {}).get("Labels") or {} for config in configs.values()]
-        return cls(digest=manifest["digest"], platforms=tuple(platforms),
-                   version=_parse_version(_common(labels, VERSION_LABEL)),
-                   inputs=_common(labels, INPUTS_LABEL))
-
-
-def _common(labels: list[dict], key: str) -> str:
-    """A label's value when every platform has the same one, else ""."""
-    values = {label.get(key, "") for label in labels}
-    return values.pop() if len(values) == 1 else ""
-
-
-def _parse_version(text: str) -> Version | None:
     try:
-        return Version.parse(text) if text else None
+        version = Version.parse(common(image.VERSION_LABEL)) if common(image.VERSION_LABEL) else None
     except ValueError:
-        return None
+        version = None
+    return Current(digest=info.digest, platforms=info.platforms, version=version,
+                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL))
 
 
-T = TypeVar("T")
+# ----------------------------------------------------------------------------- one registry
 
-
-def retrying(what: str, call: Callable[[], T]) -> T:
-    """call(), retried with backoff while it fails transiently; PublishError naming `what`."""
-    for attempt in range(1, RETRY_ATTEMPTS + 1):
-        try:
-            return call()
-        except (DockerException, BuildError) as error:   # BuildError: a build that pushes
-            output = (f"{error.stderr or ''}\n{error.stdout or ''}"
-                      if isinstance(error, DockerException) else str(error))
-            kind = classify(output)
-            if kind == "transient" and attempt < RETRY_ATTEMPTS:
-                delay = RETRY_DELAY * 2 ** (attempt - 1)
-                log.warning(f"{what}: {reason(output)}; retrying in {delay:g}s "
-                            f"(attempt {attempt + 1} of {RETRY_ATTEMPTS})")
-                time.sleep(delay)
-                continue
-            tries = f" after {attempt} attempts" if attempt > 1 else ""
-            hint = {"auth": " (check the registry's credentials and permissions)",
-                    "transient": " (the registry is unreachable or failing)"}.get(kind, "")
-            raise PublishError(f"{what} failed{tries}: {reason(output)}{hint}") from None
-    raise AssertionError("unreachable")
-
-
+@dataclasses.dataclass
 class Session:
-    """One registry during one run: the client, the environment its commands need, and
-    the operations publishing uses. Made by `connect`."""
+    """One registry during one run."""
 
-    def __init__(self, docker: DockerClient, registry: Registry, env: dict[str, str]) -> None:
-        self.docker = docker
-        self.registry = registry
-        self.env = env
+    registry: Registry
+    api: distribution.Registry
+    repository: str
+    cache: ManifestCache
+    immutable: bool = False           # ECR with IMMUTABLE tags: a tag can be created, never moved
+    _manifests: dict[str, Manifest] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -161,159 +127,176 @@ class Session:
     def ref(self, tag: str) -> str:
         return f"{self.registry.image}:{tag}"
 
-    def at(self, digest: str) -> str:
-        return f"{self.registry.image}@{digest}"
+    def current(self, tag: str) -> Current | None:
+        """What tag points at (None: no such tag). A HEAD request, plus one read of the
+        image's manifests and configs the first time its digest is seen."""
+        digest = self.api.head_manifest(self.repository, tag)
+        if digest is None:
+            return None
+        info = self.cache.get(digest)
+        if info is None:
+            info = self.api.image_info(self.repository, digest)
+            if info is None:
+                return None       # deleted between the two requests
+            self.cache.put(info)
+        return current_from(info)
 
-    def _docker(self, args: list[str], *, env: Mapping[str, str] | None = None) -> str:
-        command = [*self.docker.client_config.docker_cmd, *args]
-        log.debug(" ".join(map(str, command)))
-        return _run(command, env={**self.env, **(env or {})})
+    def push_image(self, archive: Path, tag: str, platforms: Sequence[str],
+                   labels: Mapping[str, str]) -> Descriptor:
+        """The image `docker save` wrote to archive (every platform), under tag."""
+        pushed = distribution.push_saved_image(self.api, self.repository, archive, tag=tag)
+        self._remember(pushed.digest, platforms, labels)
+        return pushed
 
-    def inspect(self, tag: str, what: str = "") -> Remote | None:
-        """What tag points at, or None when the tag does not exist."""
-        ref = self.ref(tag)
+    def push_platform(self, archive: Path, platform: str, labels: Mapping[str, str]) -> Descriptor:
+        """One platform of the saved image, by digest (no tag): for the CI merge job."""
+        pushed = distribution.push_saved_image(self.api, self.repository, archive, platform=platform)
+        self._remember(pushed.digest, [platform], labels)
+        return pushed
 
-        def call() -> Remote | None:
-            try:
-                text = self._docker(["buildx", "imagetools", "inspect", ref, "--format",
-                                     '{"manifest":{{json .Manifest}},"image":{{json .Image}}}'])
-            except DockerException as error:
-                if classify(f"{error.stderr or ''}") == "not-found":
-                    return None
-                raise
-            return Remote.from_inspect(json.loads(text))
-
-        return retrying(what or f"{self.name}: read {ref}", call)
-
-    def push_local(self, local_image: str, tag: str, what: str) -> None:
-        """Push a local (multi-platform) image under tag. The registry accepts the index
-        only once every platform's manifest and layers are in, so the tag never points at
-        an incomplete image."""
-        ref = self.ref(tag)
-        retrying(what, lambda: self._docker(["tag", local_image, ref]))
-        try:
-            retrying(what, lambda: self._docker(["push", "--quiet", ref]))
-        finally:
-            try:
-                self._docker(["image", "rm", ref])   # the local alias only; the image stays
-            except DockerException as error:
-                log.debug(f"could not remove the local tag {ref}: {reason(error.stderr or '')}")
-
-    def create_tags(self, tags: Iterable[str], sources: Iterable[str], what: str) -> None:
-        """Point every tag at the image made of sources (digests already in the registry):
-        one source index is copied as is; several per-platform manifests become a list."""
-        args = ["buildx", "imagetools", "create", "--progress", "plain"]
+    def put_index(self, tags: Sequence[str], children: Sequence[Descriptor],
+                  labels: Mapping[str, str]) -> str:
+        """An index over per-platform manifests already pushed, under each of tags."""
+        index = distribution.make_index(children)
         for tag in tags:
-            args += ["--tag", self.ref(tag)]
-        retrying(what, lambda: self._docker([*args, *sources]))
+            self.api.put_manifest(self.repository, tag, index)
+        self._manifests[index.digest] = index
+        self._remember(index.digest, [c.platform or "" for c in children], labels)
+        return index.digest
+
+    def point(self, tags: Iterable[str], digest: str) -> None:
+        """Point each tag at the image digest (already in this registry)."""
+        manifest = self._manifests.get(digest) or self.api.get_manifest(self.repository, digest)
+        if manifest is None:
+            raise PublishError(f"{self.name}: {digest} is not in {self.registry.image}; cannot tag it")
+        for tag in tags:
+            self.api.put_manifest(self.repository, tag, manifest)
+
+    def _remember(self, digest: str, platforms: Sequence[str], labels: Mapping[str, str]) -> None:
+        """What we pushed needs no reading back later: its platforms and labels are known."""
+        self.cache.put(ImageInfo(digest=digest, platforms=tuple(sorted(platforms)),
+                                 labels={p: dict(labels) for p in platforms}))
 
 
-# ----------------------------------------------------------------------------- connect
+# ----------------------------------------------------------------------------- connecting
 
-def connect(docker: DockerClient, registry: Registry, *, base_dir: Path, scratch: Path,
-            environ: Mapping[str, str], read_only: bool = False) -> Session:
-    """Log in (credentials from the environment or AWS) and prepare the CA, if any.
+def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], cache: ManifestCache,
+            read_only: bool = False) -> Session:
+    """Credentials (from the environment, the Docker config or AWS), proved at once.
 
-    read_only (dry runs): nothing outside the run changes: no certs.d file is written and
-    no ECR repository is created.
+    read_only (dry runs): nothing outside the run changes (no ECR repository is created),
+    and missing credentials are only reported.
     """
-    env = {}
+    ca_cert = None
     if registry.ca_cert:
-        env["SSL_CERT_FILE"] = str(_trust(registry, base_dir, scratch, install=not read_only))
-    session = Session(docker, registry, env)
+        ca_cert = Path(registry.ca_cert) if Path(registry.ca_cert).is_absolute() else base_dir / registry.ca_cert
+        if not ca_cert.is_file():
+            raise PublishError(f"{registry.name}: ca_cert {ca_cert} is not a file; give the path of "
+                               "the registry CA's PEM certificate (relative to matrix.yaml)")
     if registry.type == "ecr":
-        _login_ecr(session, create_repository=not read_only)
+        registry, username, password, immutable = _ecr(registry, environ, read_only=read_only)
     else:
-        _login_from_env(session, environ)
-    return session
-
-
-def registry_host(registry: Registry) -> str:
-    return registry.image.split("/", 1)[0]
-
-
-def _trust(registry: Registry, base_dir: Path, scratch: Path, *, install: bool) -> Path:
-    ca = Path(registry.ca_cert)
-    ca = ca if ca.is_absolute() else base_dir / ca
-    try:
-        pem = ca.read_text()
-    except OSError as error:
-        raise PublishError(f"{registry.name}: cannot read ca_cert {ca} ({error.strerror}); "
-                           "give the path of the registry CA's PEM certificate") from None
-    if install:
-        dest = CERTS_D / registry_host(registry) / "ca.crt"
-        if not dest.exists() or dest.read_text() != pem:
-            try:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(pem)
-            except OSError as error:
-                raise PublishError(f"{registry.name}: cannot install the CA for dockerd at {dest} "
-                                   f"({error.strerror}); run as root or copy {ca} there") from None
-            log.info(f"  {registry.name}: installed {ca} as {dest} (for dockerd)")
-    bundle = scratch / f"ca-{registry.name}.pem"
-    system = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
-    system_pem = Path(system).read_text() if Path(system).is_file() else ""
-    bundle.write_text(system_pem + "\n" + pem)
-    return bundle
-
-
-def _login(session: Session, server: str | None, username: str, password: str, source: str) -> None:
+        username, password = _credentials(registry, environ, read_only=read_only)
+        immutable = False
+    host, repository = api_location(registry)
     _SECRETS.add(password)
-    command = [*session.docker.client_config.docker_cmd, "login", "--username", username,
-               "--password-stdin", *([server] if server else [])]
-    shown = server or "Docker Hub"
-    with log.step(f"login {session.name} ({shown}) as {username}"):
-        def call() -> str:
-            return _run(command, input=password.encode(), env=session.env)
-        try:
-            retrying(f"{session.name}: login to {shown}", call)
-        except PublishError as error:
-            raise PublishError(f"{error} — credentials from {source}") from None
+    api = distribution.Registry(host, username=username, password=password, ca_cert=ca_cert)
+    if username:
+        with log.step(f"login {registry.name} ({host}) as {username}"):
+            api.check_login(repository, push=not read_only)
+    return Session(registry, api, repository, cache, immutable=immutable)
 
 
-def _login_from_env(session: Session, environ: Mapping[str, str]) -> None:
-    registry = session.registry
-    if not (registry.username_env or registry.password_env):
-        log.debug(f"{registry.name}: no credentials configured; using the Docker config's login")
-        return
-    missing = [name for name in (registry.username_env, registry.password_env)
-               if not name or not environ.get(name)]
-    if missing:
-        raise PublishError(f"{registry.name}: {' and '.join(m or '(unnamed)' for m in missing)} "
-                           "not set; export the registry's username and token (e.g. as CI "
-                           "secrets) or remove username_env/password_env to use an existing login")
-    server = registry.host or (None if registry.type == "dockerhub" else registry_host(registry))
-    _login(session, server, environ[registry.username_env], environ[registry.password_env],
-           f"${registry.username_env} / ${registry.password_env}")
+def _credentials(registry: Registry, environ: Mapping[str, str], *, read_only: bool) -> tuple[str, str]:
+    if registry.username_env or registry.password_env:
+        missing = [n or "(unnamed)" for n in (registry.username_env, registry.password_env)
+                   if not n or not environ.get(n)]
+        if not missing:
+            return environ[registry.username_env], environ[registry.password_env]
+        what = f"{' and '.join('$' + m for m in missing)} not set"
+        if read_only:
+            log.warning(f"{registry.name}: {what}: reading anonymously (a real run needs them)")
+            return "", ""
+        raise PublishError(f"{registry.name}: {what}; export the registry's username and token "
+                           "(e.g. as CI secrets) or remove username_env/password_env to use the "
+                           "Docker config's login")
+    host, _ = api_location(registry)
+    return docker_config_login(host, environ)
 
 
-def _login_ecr(session: Session, *, create_repository: bool) -> None:
-    registry = session.registry
+def docker_config_login(host: str, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The login `docker login` stored for host: config.json `auths`, or its credential
+    helper (`credHelpers`, `credsStore`). ("", "") when there is none."""
+    directory = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     try:
-        import boto3
-        import botocore.exceptions
-    except ImportError:
-        raise PublishError(f"{registry.name}: ECR needs boto3: pip install boto3") from None
-    ecr = boto3.client("ecr", region_name=registry.region)
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError):
+        return "", ""
+    names = [host, f"https://{host}", f"http://{host}"]
+    if host == DOCKER_HUB_API:
+        names = ["https://index.docker.io/v1/", "index.docker.io", "docker.io", *names]
+    helper = next((config.get("credHelpers", {})[n] for n in names if n in config.get("credHelpers", {})),
+                  config.get("credsStore", ""))
+    if helper:
+        for name in names:
+            try:
+                done = subprocess.run([f"docker-credential-{helper}", "get"], input=name, text=True,
+                                      capture_output=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                break
+            if done.returncode == 0:
+                data = json.loads(done.stdout)
+                return data.get("Username", ""), data.get("Secret", "")
+    for name in names:
+        auth = config.get("auths", {}).get(name, {}).get("auth", "")
+        if auth:
+            username, _, password = base64.b64decode(auth).decode().partition(":")
+            return username, password
+    return "", ""
+
+
+def _ecr(registry: Registry, environ: Mapping[str, str], *,
+         read_only: bool) -> tuple[Registry, str, str, bool]:
+    """(the entry with account and region filled in, username, token, tags immutable)."""
+    import boto3
+    import botocore.exceptions
+
+    region = registry.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION", "")
+    if not region:
+        raise ConfigurationError(f"{registry.name}: no region for ECR; add 'region:' to the registry "
+                                 "in matrix.yaml or set AWS_REGION")
     try:
-        with log.step(f"ECR token for {registry.account} in {registry.region}"):
-            data = ecr.get_authorization_token(registryIds=[registry.account])["authorizationData"][0]
+        account = registry.account or boto3.client("sts", region_name=region) \
+            .get_caller_identity()["Account"]
+        registry = dataclasses.replace(registry, region=region, account=account)
+        ecr = boto3.client("ecr", region_name=region)
+        with log.step(f"ECR token for {account} in {region}"):
+            data = ecr.get_authorization_token(registryIds=[account])["authorizationData"][0]
         username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-        server = registry.host or re.sub(r"^https?://", "", data["proxyEndpoint"])
-        if create_repository:
-            _ensure_repository(ecr, registry)
+        if not registry.host:
+            endpoint = re.sub(r"^https?://", "", data["proxyEndpoint"])
+            registry = dataclasses.replace(registry, host=endpoint)
+        immutable = _ecr_repository(ecr, registry, create=not read_only)
     except botocore.exceptions.NoCredentialsError:
         raise PublishError(f"{registry.name}: no AWS credentials found; set AWS_ACCESS_KEY_ID/"
                            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or a role (the standard AWS "
                            "credential chain)") from None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise PublishError(f"{registry.name}: ECR API call failed: {redact(str(error))}") from None
-    _login(session, server, username, password, "the ECR authorization token")
+        raise PublishError(f"{registry.name}: AWS API call failed: {redact(str(error))}") from None
+    return registry, username, password, immutable
 
 
-def _ensure_repository(ecr, registry: Registry) -> None:
+def _ecr_repository(ecr, registry: Registry, *, create: bool) -> bool:
+    """Whether the repository's tags are immutable; creates it (mutable) when missing."""
     try:
-        ecr.describe_repositories(registryId=registry.account, repositoryNames=[registry.repository])
+        found = ecr.describe_repositories(registryId=registry.account,
+                                          repositoryNames=[registry.repository])["repositories"][0]
     except ecr.exceptions.RepositoryNotFoundException:
+        if not create:
+            return False
         with log.step(f"create ECR repository {registry.repository}"):
-            ecr.create_repository(registryId=registry.account, repositoryName=registry.repository)
+            ecr.create_repository(registryId=registry.account, repositoryName=registry.repository,
+                                  imageTagMutability="MUTABLE")
+        return False
+    return str(found.get("imageTagMutability", "MUTABLE")).startswith("IMMUTABLE")
+

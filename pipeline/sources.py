@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def prepare(release: Release, sources: Sources, context: Path) -> Path:
     with log.step(f"fetch and verify asterisk {release.version}"):
         tarball = context / "asterisk.tar.gz"
         _fetch_verified(release.tarball_url, tarball,
-                        lambda: _published_digest(release.checksum_urls, release.tarball_url))
+                        _published_digest(release.checksum_urls, release.tarball_url))
     with log.step("fetch and verify bundled pjproject"):
         _fetch_pjproject(tarball, sources, context / "externals")
     with log.step("fetch and verify opus codec"):
@@ -48,16 +47,14 @@ def prepare(release: Release, sources: Sources, context: Path) -> Path:
             url = sources.url(f"{sources.sounds.rstrip('/')}/{name}.tar.gz")
             candidates = tuple(f"{url}.{kind}" for kind in ("sha256", "sha1", "md5"))
             _fetch_verified(url, context / "sounds" / f"{name}.tar.gz",
-                            lambda: _published_digest(candidates, url))
+                            _published_digest(candidates, url))
     return context
 
 
-def _fetch_verified(url: str, dest: Path, expected_digest) -> None:
-    """Download url to dest unless dest already matches; refuse a mismatch.
-
-    expected_digest() returns (algorithm, hex digest); it is called once per fetch.
-    """
-    algorithm, expected = expected_digest()
+def _fetch_verified(url: str, dest: Path, expected_digest: tuple[str, str]) -> None:
+    """Download url to dest unless dest already matches (algorithm, hex digest); refuse a
+    mismatch."""
+    algorithm, expected = expected_digest
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and _digest(dest, algorithm) == expected:
         log.debug(f"{dest.name} already verified")
@@ -147,7 +144,7 @@ def _fetch_pjproject(tarball: Path, sources: Sources, externals: Path) -> None:
         for stale in externals.glob("pjproject-*.tar.bz2"):
             if stale.name != name:
                 stale.unlink()
-    _fetch_verified(url, externals / name, lambda: expected)
+    _fetch_verified(url, externals / name, expected)
 
 
 def _fetch_opus(sources: Sources, dest: Path) -> None:
@@ -159,8 +156,4 @@ def _fetch_opus(sources: Sources, dest: Path) -> None:
         if name not in pinned:
             raise SourceError(f"sources.opus_codec_sha256 has no sha256 for {name}; pin it in matrix.yaml")
         url = sources.url(f"{sources.opus_codec.rstrip('/')}/{name}")
-        _fetch_verified(url, dest / name, lambda: ("sha256", pinned[name].lower()))
-
-
-def clean(context: Path) -> None:
-    shutil.rmtree(context, ignore_errors=True)
+        _fetch_verified(url, dest / name, ("sha256", pinned[name].lower()))

@@ -1,4 +1,6 @@
-"""The tag rules. Pure: no I/O. Documented as a table in docs/tags.md.
+"""The tag rules and the tag decisions. Pure: no I/O. Documented as tables in docs/tags.md.
+
+Which tags an image gets (`tags_for`):
 
 A version gets its full tag, plus each shorter alias only while it is the newest stable
 release under that alias, so a tag never moves to an older version:
@@ -13,16 +15,25 @@ release under that alias, so a tag never moves to an older version:
 | 22.8-cert3   | 22.8-cert, 22-cert           | 22.8-cert3, 22.8-cert, 22-cert     |
 
 The Opus variant gets the same tags with `-opus` appended (`22.10.1-opus`, `lts-opus`).
+
+What to do with each tag, given what it points at in a registry (`plan_tags`): create,
+move, keep (it points at a newer version, or at an image not made here) or up to date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import ResolutionError
+from .image import variant as variant_named
 from .versions import Spec, Version, newest_with_prefix, resolve
 
-VARIANT_SUFFIX = {"plain": "", "opus": "-opus"}
+if TYPE_CHECKING:
+    from .plan import Target
+
+CREATE, MOVE, KEEP, CURRENT = "create", "move", "keep", "up to date"
 
 
 def tags_for(version: Version, variant: str, releases: Iterable[Version]) -> list[str]:
@@ -31,7 +42,7 @@ def tags_for(version: Version, variant: str, releases: Iterable[Version]) -> lis
     names = [str(version)]
     if not version.is_prerelease:
         names += _aliases(version, known)
-    suffix = VARIANT_SUFFIX[variant]
+    suffix = variant_named(variant).suffix
     return [name + suffix for name in names]
 
 
@@ -58,3 +69,77 @@ def _resolves_to(keyword: str, known: list[Version]) -> Version | None:
         return resolve(Spec.parse(keyword), known)
     except ResolutionError:  # no LTS / no stable release in the list
         return None
+
+
+# ----------------------------------------------------------------------------- decisions
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Current:
+    """What a tag points at in a registry, as far as the decisions need it."""
+
+    digest: str
+    platforms: tuple[str, ...]
+    version: Version | None   # its version label (None: missing, unreadable, or platforms disagree)
+    inputs: str = ""          # its inputs label ("" when missing)
+    base: str = ""            # its base image label, NAME@DIGEST
+
+
+@dataclasses.dataclass(frozen=True)
+class TagAction:
+    tag: str
+    action: str        # create | move | keep | up to date
+    reason: str = ""
+
+    @property
+    def changes(self) -> bool:
+        return self.action in (CREATE, MOVE)
+
+
+def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None], *,
+              base: str = "") -> list[TagAction]:
+    """What to do with each of an image's tags, given what they point at now.
+
+    The full tag (the version itself) is up to date when it holds an image built from the
+    same inputs for every platform, else it is (re)pushed, with the reason. An alias
+    (`22`, `lts`, ...) moves only forward: it is kept when it points at a newer version,
+    or at an image without a readable version label (not made here: left alone).
+    """
+    actions = []
+    version = target.version
+    for tag in target.tags:
+        current = remote.get(tag)
+        if current is None:
+            actions.append(TagAction(tag, CREATE))
+        elif tag == target.id:
+            actions.append(_full_tag(target, inputs, base, current))
+        elif current.version is None:
+            actions.append(TagAction(tag, KEEP, "points at an image without a version label"))
+        elif current.version > version:
+            actions.append(TagAction(tag, KEEP, f"points at newer {current.version}"))
+        elif current.version < version:
+            actions.append(TagAction(tag, MOVE, f"from {current.version}"))
+        elif current.inputs == inputs:
+            actions.append(TagAction(tag, CURRENT))
+        else:
+            actions.append(TagAction(tag, MOVE, "from an older build of the same version"))
+    return actions
+
+
+def _full_tag(target: Target, inputs: str, base: str, current: Current) -> TagAction:
+    tag, missing = target.id, sorted(set(target.platforms) - set(current.platforms))
+    if current.inputs == inputs and not missing:
+        return TagAction(tag, CURRENT)
+    if current.inputs != inputs:
+        if base and current.base and current.base != base:
+            return TagAction(tag, MOVE, f"rebuilt: new base image ({base.rsplit('@', 1)[-1][:19]})")
+        return TagAction(tag, MOVE, "rebuilt: its inputs changed")
+    return TagAction(tag, MOVE, f"adds {', '.join(missing)}")
+
+
+def full_tag_changes(target: Target, actions: Sequence[TagAction]) -> bool:
+    return any(a.changes for a in actions if a.tag == target.id)
+
+
+def describe(actions: Sequence[TagAction]) -> str:
+    """One line for a registry's decisions: '22.10.1 create, 22 move (from 22.9.0), lts keep'."""
+    return ", ".join(f"{a.tag} {a.action}" + (f" ({a.reason})" if a.reason else "") for a in actions)

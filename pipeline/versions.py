@@ -1,8 +1,8 @@
 """Asterisk versions: parsing, ordering and resolving specs. Pure: no I/O.
 
-Modern Asterisk releases (10.0.0 onwards) are semantic versions and are checked against
-`semver` (see `Version.to_semver`). Asterisk's scheme needs more than semver in three
-places, handled here:
+Modern Asterisk releases (10.0.0 onwards) are semantic versions (tests/unit/test_versions.py
+checks this ordering against `semver` over every real release). Asterisk's scheme needs
+more than semver in three places, handled here:
 
 * old releases have four or five numbers (1.8.32.3, 1.6.2.16.2);
 * certified releases are a separate stream named by a branch and a counter
@@ -30,8 +30,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
-
-import semver
 
 from .errors import ConfigurationError, ResolutionError
 
@@ -107,13 +105,6 @@ class Version:
     def __ge__(self, other: Version) -> bool:
         return self.sort_key() >= other.sort_key()
 
-    def to_semver(self) -> semver.Version | None:
-        """The semver form of a modern, non-certified release; None where semver does not fit."""
-        if self.cert is not None or len(self.release) != 3:
-            return None
-        prerelease = f"{self.pre[0]}.{self.pre[1]}" if self.pre else None
-        return semver.Version(*self.release, prerelease=prerelease)
-
 
 def is_lts(series: tuple[int, ...]) -> bool:
     """Asterisk's long-term-support series: 1.4, 1.8, 11, 13, then every even major from 16."""
@@ -170,7 +161,7 @@ class Spec:
         try:
             exact = Version.parse(match["exact"])
         except ValueError as error:
-            raise ConfigurationError(f"{text!r} is not a version spec ({error}); {SPEC_HELP}")
+            raise ConfigurationError(f"{text!r} is not a version spec ({error}); {SPEC_HELP}") from None
         return cls(text=text, exact=exact, certified=exact.is_certified)
 
     def matches(self, version: Version) -> bool:

@@ -22,7 +22,6 @@ covers import, start, addresses and ports.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -55,7 +54,7 @@ USUAL_SETTINGS = ("ASTERISK_SIP_PORT=5060", "ASTERISK_RTP_START=10000",
                   "ASTERISK_RTP_END=10099", "ASTERISK_EXTERNAL_ADDRESS=",
                   "ASTERISK_LOCAL_NETS=", "ASTERISK_CODECS=")
 
-__all__ = ["add_cli", "boot_script", "export", "settings_file", "wsl_conf"]
+__all__ = ["boot_script", "describe", "export", "settings_file", "wsl_conf"]
 
 
 # ---- the files added to the image (pure) -----------------------------------------------
@@ -227,46 +226,17 @@ def export(docker: DockerClient, image: str, output: Path, *, platform: str | No
     env = _image_env(docker, image)
     partial = _check_output(output)
     try:
-        with _exported(docker, image, platform, output.parent) as raw:
-            with log.step("add the WSL configuration (/etc/wsl.conf, boot command)"):
-                with open(raw, "rb") as source, open(partial, "wb") as destination:
-                    rewrite(source, destination, image=image, env=env)
+        with _exported(docker, image, platform, output.parent) as raw, \
+                log.step("add the WSL configuration (/etc/wsl.conf, boot command)"), \
+                open(raw, "rb") as source, open(partial, "wb") as destination:
+            rewrite(source, destination, image=image, env=env)
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
     return output.stat().st_size
 
 
-# ---- command line ------------------------------------------------------------------------------
-
-def add_cli(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Registers `pipeline export-wsl`: cli.py calls `wsl.add_cli(commands)`."""
-    parser = commands.add_parser(
-        "export-wsl", help="write an image as a root filesystem tarball for `wsl --import`",
-        description=__doc__.split("\n\n")[0])
-    parser.add_argument("image", metavar="IMAGE", help="a local image reference")
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
-                        help="the tarball to write, e.g. asterisk.tar")
-    parser.add_argument("--platform", metavar="OS/ARCH",
-                        help=f"the platform of a multi-platform image: {', '.join(PLATFORMS)} "
-                             "(default: the engine's)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print what would be written, then exit")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every command")
-    parser.set_defaults(run=_run_cli)
-    return parser
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    if args.dry_run:
-        log.info(f"would export {args.image}{' (' + args.platform + ')' if args.platform else ''}"
-                 f" to {args.output}, adding /{WSL_CONF}, /{BOOT_SCRIPT}, /{SETTINGS}:\n")
-        log.info(wsl_conf(args.image))
-        return 0
-    from .build import client  # the one place the Docker client is made
-
-    start = time.monotonic()
-    size = export(client(), args.image, args.output, platform=args.platform)
-    log.info(f"wrote {args.output} ({size / 1e6:.0f} MB) in {time.monotonic() - start:.1f}s; "
-             f"on Windows: wsl --import Asterisk C:\\WSL\\Asterisk {args.output.name}")
-    return 0
+def describe(image: str, output: Path, platform: str | None) -> str:
+    """What `export-wsl --dry-run` prints: where it would write, and the wsl.conf it adds."""
+    return (f"would export {image}{' (' + platform + ')' if platform else ''} to {output}, "
+            f"adding /{WSL_CONF}, /{BOOT_SCRIPT}, /{SETTINGS}:\n\n{wsl_conf(image)}")

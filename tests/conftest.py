@@ -7,10 +7,10 @@ import pytest
 from pipeline.versions import parse_versions
 
 ROOT = Path(__file__).resolve().parent.parent
-# The real upstream release lists: ../shared/fixtures where the project's machines have it,
-# else the copy in tests/fixtures (a GitHub checkout). test_versions checks they agree.
+# The real upstream release lists, copied from ../shared/fixtures (which only this
+# project's machines have) into tests/fixtures; test_versions checks the copy.
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
-FIXTURES = SHARED_FIXTURES if SHARED_FIXTURES.is_dir() else ROOT / "tests" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 RELEASES_FILE = FIXTURES / "asterisk-releases.txt"
 CERTIFIED_FILE = FIXTURES / "asterisk-certified-releases.txt"
 

@@ -1,8 +1,8 @@
 """The smoke test: start an image, wait until Asterisk is fully booted, place real SIP
 calls at it with sipp from the host, and say per check what passed and why not.
 
-    pipeline smoke IMAGE [--variant plain|opus] [--logs DIR] [--network host|published|both]
-                         [--postgres DSN]
+    pipeline smoke IMAGE [--variant plain|opus] [--platform OS/ARCH] [--logs DIR]
+                         [--network host|published|both] [--postgres DSN]
 
 The containers of one run (each on its own free ports, so runs on one host do not collide):
 - "host": host networking, the image's configuration plus the smoke additions
@@ -18,11 +18,9 @@ screen) and what the Asterisk CLI showed.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import dataclasses
 import datetime
-import os
 import re
 import secrets
 import shutil
@@ -33,8 +31,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from python_on_whales.exceptions import DockerException
+
 from .. import log
 from ..errors import ConfigurationError, PipelineError, SmokeError
+from ..image import VARIANT_LABEL, VARIANT_NAMES
+from ..image import variant as variant_named
 from . import junit, postgres
 from .ports import allocate
 
@@ -45,13 +47,11 @@ if TYPE_CHECKING:
     from . import checks
     from .instance import Instance
 
-VARIANTS = ("plain", "opus")
 NETWORKS = ("host", "published", "both")
 SCHEMA_PATH = "/usr/share/asterisk/db/postgresql-config.sql"
-VARIANT_LABEL = "org.asterisk.variant"
 NOT_RUN = "not run:"
 
-__all__ = ["CheckResult", "add_cli", "check_image", "check_names", "plan",
+__all__ = ["CheckResult", "check_image", "check_names", "default_logs", "plan",
            "raise_for_failures", "run_smoke"]
 
 
@@ -97,17 +97,21 @@ def check_names(network: str = "both") -> list[str]:
 
 
 def image_variant(docker: DockerClient, image: str) -> str:
-    labels = docker.image.inspect(image).config.labels or {}
+    try:
+        labels = docker.image.inspect(image).config.labels or {}
+    except DockerException:
+        raise ConfigurationError(f"no image {image} in the local Docker engine: build it "
+                                 "(`pipeline build`) or pull it first") from None
     variant = labels.get(VARIANT_LABEL, "")
-    if variant not in VARIANTS:
-        raise ConfigurationError(f"{image} has no {VARIANT_LABEL} label (plain or opus): "
-                                 "pass --variant")
+    if variant not in VARIANT_NAMES:
+        raise ConfigurationError(f"{image} has no {VARIANT_LABEL} label "
+                                 f"({' or '.join(VARIANT_NAMES)}): pass --variant")
     return variant
 
 
 def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Path,
               network: str = "both", postgres: str | None = None,
-              config: Path | None = None) -> list[CheckResult]:
+              config: Path | None = None, platform: str | None = None) -> list[CheckResult]:
     """Run every check against `image`; never raises for a failed check (see the results).
 
     The containers and PostgreSQL start at once; then each container gets its boot check
@@ -118,9 +122,10 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
     from . import checks  # imported here: `pipeline plan` needs no Docker client
     from .instance import Instance
 
-    variant = variant or image_variant(docker, image)
-    if variant not in VARIANTS:
-        raise ConfigurationError(f"--variant {variant!r}: use plain or opus")
+    if not docker.image.exists(image):
+        raise ConfigurationError(f"no image {image} in the local Docker engine: build it "
+                                 "(`pipeline build`) or pull it first")
+    variant = variant_named(variant or image_variant(docker, image)).name
     specs = plan(network)
     logs = Path(logs)
     logs.mkdir(parents=True, exist_ok=True)
@@ -128,10 +133,11 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
     results: list[CheckResult] = []
     ctx = checks.Context(variant=variant, password=secrets.token_hex(12))
     work = Path(tempfile.mkdtemp(prefix="pipeline-smoke-"))
-    instances = [Instance(label=s.label, network=s.network, ports=p, test_config=s.test_config)
+    instances = [Instance(label=s.label, network=s.network, ports=p, test_config=s.test_config,
+                          platform=platform)
                  for s, p in zip(specs, allocate(len(specs)), strict=True)]
     realtime: _Realtime | None = None
-    log.info(f"smoke {image} ({variant}, network {network})")
+    log.info(f"smoke {image} ({variant}, {platform or 'native platform'}, network {network})")
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(instances) + 1) as pool:
             if any(s.realtime for s in specs):
@@ -153,16 +159,17 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
         results.sort(key=lambda r: order.get(r.name, len(order)))
         junit.write(logs / "junit.xml", f"smoke {image}", results,
                     classname=f"smoke.{variant}",
-                    properties={"image": image, "variant": variant, "network": network})
+                    properties={"image": image, "variant": variant, "network": network,
+                                "platform": platform or "native"})
         _summary(image, results, time.monotonic() - start)
     return results
 
 
-def check_image(docker: DockerClient, image: str, target: Target | None, logs: Path) -> None:
-    """Run every check for this image; SmokeError names each failed check and why."""
-    variant = target.variant if target is not None else None
-    results = run_smoke(docker, image, variant=variant, logs=Path(logs) / "smoke")
-    raise_for_failures(image, results, Path(logs) / "smoke")
+def check_image(docker: DockerClient, image: str, target: Target, platform: str, logs: Path) -> None:
+    """Run every check for this image on platform; SmokeError names each failed check and why."""
+    logs = Path(logs) / "smoke" / platform.replace("/", "-")
+    results = run_smoke(docker, image, variant=target.variant, logs=logs, platform=platform)
+    raise_for_failures(f"{image} ({platform})", results, logs)
 
 
 def raise_for_failures(image: str, results: Sequence[CheckResult], logs: Path) -> None:
@@ -298,7 +305,7 @@ def _run_check(ctx: checks.Context, name: str, instance: Instance, work: Path, l
     workdir = work / full_name
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    instance.mark = datetime.datetime.now(datetime.timezone.utc)
+    instance.mark = datetime.datetime.now(datetime.UTC)
     try:
         if instance.start_error:
             raise CheckFailed(instance.start_error)
@@ -360,49 +367,6 @@ def _summary(image: str, results: Sequence[CheckResult], seconds: float) -> None
                 ["check", "result", "time", "detail"], rows)
 
 
-# ---- command line ------------------------------------------------------------------------------
-
-def add_cli(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Registers `pipeline smoke`: cli.py calls `smoke.add_cli(commands)`."""
-    parser = commands.add_parser("smoke", help="start an image and place real SIP calls at it",
-                                 description=__doc__.split("\n\n")[0])
-    parser.add_argument("image", metavar="IMAGE", help="a local image reference")
-    parser.add_argument("--variant", choices=VARIANTS,
-                        help=f"what to expect (default: the image's {VARIANT_LABEL} label)")
-    parser.add_argument("--logs", metavar="DIR", type=Path,
-                        help="where junit.xml and the logs of failed checks go "
-                             "(default: $PIPELINE_OUT/logs/smoke/<image>, PIPELINE_OUT=out)")
-    parser.add_argument("--network", choices=NETWORKS, default="both",
-                        help="host networking, published ports, or both (default: both)")
-    parser.add_argument("--postgres", metavar="DSN",
-                        help="use this PostgreSQL server (postgresql://USER:PASS@HOST:PORT/DB, "
-                             "allowed to create databases and roles) instead of starting one")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the containers and checks, then exit")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show every command (docker, sipp, psql)")
-    parser.set_defaults(run=_run_cli)
-    return parser
-
-
-def _default_logs(image: str) -> Path:
-    out = Path(os.environ.get("PIPELINE_OUT", "out"))
+def default_logs(out: Path, image: str) -> Path:
+    """Where `pipeline smoke IMAGE` keeps its reports: OUT/logs/smoke/<image>."""
     return out / "logs" / "smoke" / re.sub(r"[^A-Za-z0-9_.-]+", "_", image)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    if args.dry_run:
-        for spec in plan(args.network):
-            log.info(f"would start {args.image} as '{spec.label}' ({spec.network} network, "
-                     f"{'test' if spec.test_config else 'default'} configuration"
-                     f"{', realtime PostgreSQL' if spec.realtime else ''}): "
-                     f"{', '.join(spec.checks)}")
-        return 0
-    from ..build import client  # the one place the Docker client is made
-
-    logs = args.logs or _default_logs(args.image)
-    results = run_smoke(client(), args.image, variant=args.variant, logs=logs,
-                        network=args.network, postgres=args.postgres)
-    raise_for_failures(args.image, results, logs)
-    log.info(f"junit report: {logs / 'junit.xml'}")
-    return 0

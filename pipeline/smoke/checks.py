@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..image import variant
 from . import parse, postgres, rtp, sipp
 from .instance import HOST_ADDRESS, CheckFailed, Instance
 
@@ -179,7 +180,7 @@ def lua(ctx: Context, instance: Instance, workdir: Path) -> str:
 
 
 def opus(ctx: Context, instance: Instance, workdir: Path) -> str:
-    if ctx.variant != "opus":
+    if not variant(ctx.variant).transcodes_opus:
         return _opus_refused(ctx, instance, workdir)
     scenario = sipp.render("call", offer=sipp.OPUS_OFFER,
                            media="\n".join([sipp.play("prime.pcap"), sipp.pause(OPUS_HOLD_MS)]))

@@ -104,9 +104,9 @@ class Instance:
     network: str                   # "host" or "published"
     ports: Ports
     test_config: bool = True
+    platform: str | None = None    # e.g. linux/arm64 (under emulation); None: the engine's own
     database: Database | None = None
     name: str = ""
-    started: datetime.datetime | None = None
     booted: bool = False
     start_error: str = ""          # why the container could not be started
     mark: datetime.datetime | None = None   # when the running check began (for its log)
@@ -159,10 +159,9 @@ class Instance:
             "publish": self.published()}
         log.debug(f"docker run -d --name {self.name} {image} ({self.network}, "
                   f"SIP {self.ports.sip}, RTP {self.ports.rtp_start}-{self.ports.rtp_end})")
-        self.started = datetime.datetime.now(datetime.timezone.utc)
         try:
             docker.run(image, detach=True, name=self.name, envs=self.env(), volumes=volumes,
-                       labels={LABEL: "1"}, **options)
+                       labels={LABEL: "1"}, platform=self.platform, **options)
         except DockerException as error:
             raise CheckFailed(f"docker run failed: {_docker_error(error)}") from None
 

@@ -27,7 +27,7 @@ def junit_xml(suite: str, results: Sequence[Result], *, classname: str,
     testsuite = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
                               failures=str(failures), errors="0", skipped="0", time=total,
                               timestamp=timestamp or datetime.datetime.now(
-                                  datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                                  datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
                               hostname=hostname or socket.gethostname())
     if properties:
         props = ET.SubElement(testsuite, "properties")

@@ -154,7 +154,7 @@ class Sipp:
                                **options) + list(extra)
         log.debug(f"(cd {workdir} && {' '.join(self.command)})")
         self._start = time.monotonic()
-        self._out = open(workdir / "sipp.out", "wb")
+        self._out = open(workdir / "sipp.out", "wb")   # noqa: SIM115 (closed by wait() or kill())
         try:
             self.process = subprocess.Popen(self.command, cwd=workdir, stdin=subprocess.DEVNULL,
                                             stdout=self._out, stderr=subprocess.STDOUT)

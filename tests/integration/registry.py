@@ -13,6 +13,7 @@ machine: the registry listens on [::1] under a name written to /etc/hosts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import socket
@@ -277,8 +278,6 @@ class CuttingProxy:
             pass
         finally:
             for sock in (source, dest):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()

@@ -122,7 +122,7 @@ class Pbx:
 
 
 def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def call_xml(media: list[str]) -> str:

@@ -41,7 +41,7 @@ def wait_booted(docker, name, seconds=30):
             return
         except DockerException:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{name} did not boot:\n{docker.container.logs(name)}")
+                raise AssertionError(f"{name} did not boot:\n{docker.container.logs(name)}") from None
             time.sleep(0.2)
 
 

@@ -31,10 +31,10 @@ from pipeline.errors import SmokeError
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
+from tests.conftest import CERTIFIED_FILE, RELEASES_FILE
 from tests.integration.conftest import BASE_IMAGE, require
+from tests.integration.registry import CuttingProxy, forget_tls, free_port, start_registry, wait_for
 from tests.integration.tiny_image import TINY_DOCKERFILE
-from tests.integration.registry import (CuttingProxy, forget_tls, free_port, start_registry,
-                                        wait_for)
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORMS = ["linux/amd64", "linux/arm64"]
@@ -443,9 +443,8 @@ def test_scheduled_run_over_the_whole_matrix_when_up_to_date(docker, auth_regist
     and must finish well within the 30 s a scheduled run may take."""
     import dataclasses
 
-    fixtures = ROOT.parent / "shared" / "fixtures"
     matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_RELEASES": "file:" + ",".join(
-        str(fixtures / name) for name in ("asterisk-releases.txt", "asterisk-certified-releases.txt"))})
+        str(path) for path in (RELEASES_FILE, CERTIFIED_FILE))})
     local = load(write_matrix(tmp_path / "m", [oci_entry(auth_registry, name="hub"),
                                                oci_entry(plain_registry, name="ecr")], ["22.10.1"]),
                  environ={})

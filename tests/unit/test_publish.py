@@ -1,207 +1,105 @@
-"""The pure parts of publishing, as tables: which tags to create, move, keep or leave; how a
-registry's answer is read; how failures are classified and retried. No Docker, no network."""
+"""The pure parts of publishing, as tables: where a registry entry's API is, what a tag's
+image says, the manifest cache, digest files, options and summaries. No Docker, no network.
+(The tag decisions are in test_tags.py; the HTTP client's retries in test_distribution.py.)"""
 
 import textwrap
 
 import pytest
-from python_on_whales.exceptions import DockerException
 
-from pipeline import cli, publish, registries
+from pipeline import cli, digests, publish, registries, report
+from pipeline.distribution import Descriptor, ImageInfo
 from pipeline.errors import ConfigurationError, PublishError
 from pipeline.matrix import Registry, load
 from pipeline.plan import Target
-from pipeline.registries import Remote
 from pipeline.releases import Release
 from pipeline.versions import Version
 
-INPUTS, OTHER = "a" * 64, "b" * 64
+INPUTS = "a" * 64
 BOTH = ("linux/amd64", "linux/arm64")
 
 
-def target(version="22.10.1", tags=("22.10.1", "22.10", "22", "lts", "latest"), variant="plain"):
+def target(version="22.10.1", variant="plain"):
     release = Release(version=Version.parse(version), tarball_url="https://x/a.tar.gz", checksum_urls=())
     return Target(series="22.x", release=release, variant=variant, platforms=BOTH,
-                  base_image="debian:bookworm-slim", tags=tuple(tags))
+                  base_image="debian:trixie-slim", tags=(version, "22"))
 
 
-def remote(version, inputs=INPUTS, platforms=BOTH, digest="sha256:" + "1" * 64):
-    return Remote(digest=digest, platforms=platforms,
-                  version=Version.parse(version) if version else None, inputs=inputs)
-
-
-# ----------------------------------------------------------------------------- plan_tags
-
-@pytest.mark.parametrize("state, expected", [
-    # nothing in the registry: every tag is created
-    ({}, {"22.10.1": "create", "22.10": "create", "22": "create", "lts": "create", "latest": "create"}),
-    # everything already there, same inputs: nothing to do (a second run changes nothing)
-    ({t: remote("22.10.1") for t in ("22.10.1", "22.10", "22", "lts", "latest")},
-     {"22.10.1": "up to date", "22.10": "up to date", "22": "up to date", "lts": "up to date",
-      "latest": "up to date"}),
-    # the previous patch holds the aliases: they move forward
-    ({"22": remote("22.9.0"), "lts": remote("22.9.0"), "latest": remote("22.9.0")},
-     {"22.10.1": "create", "22.10": "create", "22": "move", "lts": "move", "latest": "move"}),
-    # a newer release already holds them: kept, never moved back
-    ({"22": remote("22.11.0"), "lts": remote("22.11.0"), "latest": remote("23.0.0")},
-     {"22.10.1": "create", "22.10": "create", "22": "keep", "lts": "keep", "latest": "keep"}),
-    # the same version rebuilt from other inputs (e.g. a Dockerfile change): all move
-    ({t: remote("22.10.1", inputs=OTHER) for t in ("22.10.1", "22.10", "22", "lts", "latest")},
-     {"22.10.1": "move", "22.10": "move", "22": "move", "lts": "move", "latest": "move"}),
-    # the full tag lacks a platform: it is pushed again
-    ({"22.10.1": remote("22.10.1", platforms=("linux/amd64",))},
-     {"22.10.1": "move", "22.10": "create", "22": "create", "lts": "create", "latest": "create"}),
-    # an alias on an image without a version label (not ours): left alone
-    ({"latest": remote(None, inputs="")},
-     {"22.10.1": "create", "22.10": "create", "22": "create", "lts": "create", "latest": "keep"}),
-    # only an alias is missing (e.g. a new registry entry was half-filled): just that one
-    ({t: remote("22.10.1") for t in ("22.10.1", "22.10", "22", "lts")},
-     {"22.10.1": "up to date", "22.10": "up to date", "22": "up to date", "lts": "up to date",
-      "latest": "create"}),
-])
-def test_plan_tags(state, expected):
-    actions = publish.plan_tags(target(), INPUTS, state)
-    assert {a.tag: a.action for a in actions} == expected
-
-
-def test_an_older_patch_moves_no_alias_of_a_newer_one():
-    old = target("22.9.0", tags=("22.9.0", "22.9", "22", "lts"))
-    state = {"22": remote("22.10.1"), "lts": remote("22.10.1")}
-    actions = publish.plan_tags(old, INPUTS, state)
-    assert [(a.tag, a.action, a.reason) for a in actions] == [
-        ("22.9.0", "create", ""), ("22.9", "create", ""),
-        ("22", "keep", "points at newer 22.10.1"), ("lts", "keep", "points at newer 22.10.1")]
-    assert not publish.full_tag_changes(target(), publish.plan_tags(
-        target(), INPUTS, {"22.10.1": remote("22.10.1")}))
-
-
-def test_versions_compare_as_versions_not_text():
-    # "22.9.0" > "22.10.1" as text; as versions 22.10.1 is newer and 22 moves forward
-    actions = publish.plan_tags(target(), INPUTS, {"22": remote("22.9.0")})
-    assert {a.tag: a.action for a in actions}["22"] == "move"
-    pre = publish.plan_tags(target("23.0.0", tags=("23.0.0", "23")), INPUTS,
-                            {"23": remote("23.0.0-rc10")})
-    assert {a.tag: a.action for a in pre}["23"] == "move"
-
-
-def test_describe():
-    actions = publish.plan_tags(target(), INPUTS, {"22": remote("22.9.0"), "lts": remote("22.11.0")})
-    assert publish.describe(actions) == ("22.10.1 create, 22.10 create, 22 move (from 22.9.0), "
-                                         "lts keep (points at newer 22.11.0), latest create")
+def labels(version, inputs=INPUTS):
+    return {"org.asterisk.version": version, "org.asterisk-pipeline.inputs": inputs,
+            "org.opencontainers.image.title": "asterisk"}
 
 
 # ----------------------------------------------------------------------------- reading a registry
 
-def config(version, inputs, arch):
-    return {"architecture": arch, "os": "linux",
-            "config": {"Labels": {"org.asterisk.version": version,
-                                  "org.asterisk-pipeline.inputs": inputs}}}
-
-
-def test_remote_from_an_index():
-    data = {"manifest": {"digest": "sha256:ab", "manifests": [{}, {}, {}]},
-            "image": {"linux/amd64": config("22.10.1", INPUTS, "amd64"),
-                      "linux/arm64/v8": config("22.10.1", INPUTS, "arm64"),
-                      "unknown/unknown": {}}}
-    assert Remote.from_inspect(data) == Remote(digest="sha256:ab", platforms=BOTH,
-                                               version=Version.parse("22.10.1"), inputs=INPUTS)
-
-
-def test_remote_from_a_single_manifest_and_disagreeing_labels():
-    single = Remote.from_inspect({"manifest": {"digest": "sha256:cd"},
-                                  "image": config("22.10.1", INPUTS, "amd64")})
-    assert single.platforms == ("linux/amd64",) and single.inputs == INPUTS
-    mixed = Remote.from_inspect({"manifest": {"digest": "sha256:ef", "manifests": [{}, {}]},
-                                 "image": {"linux/amd64": config("22.10.1", INPUTS, "amd64"),
-                                           "linux/arm64": config("22.9.0", OTHER, "arm64")}})
-    assert mixed.version is None and mixed.inputs == ""
-    foreign = Remote.from_inspect({"manifest": {"digest": "sha256:01"},
-                                   "image": {"os": "linux", "architecture": "amd64",
-                                             "config": {"Labels": None}}})
-    assert foreign.version is None and foreign.inputs == ""
-
-
-@pytest.mark.parametrize("output, kind", [
-    ("ERROR: 127.0.0.1:5000/asterisk:22: not found", "not-found"),
-    ("ERROR: failed to do request: Head \"http://r/v2/a/manifests/x\": dial tcp 127.0.0.1:5000: "
-     "connect: connection refused", "transient"),
-    ("failed to do request: Put \"https://r/v2/a/manifests/22\": EOF", "transient"),
-    ("ERROR: unexpected status from HEAD request to https://r/v2/a/manifests/x: 503 Service Unavailable",
-     "transient"),
-    ("net/http: TLS handshake timeout", "transient"),
-    ("failed to do request: Put \"https://r/v2/a/manifests/22\": readfrom tcp 127.0.0.1:42706->"
-     "127.0.0.1:55689: write tcp 127.0.0.1:42706->127.0.0.1:55689: use of closed network connection",
-     "transient"),
-    ("toomanyrequests: too many requests", "transient"),
-    ("Error response from daemon: login attempt to http://r/v2/ failed with status: 401 Unauthorized",
-     "auth"),
-    ("denied: requested access to the resource is denied", "auth"),
-    ("ERROR: failed to solve: invalid reference format", "other"),
-    ("dial tcp: lookup nosuch.example: no such host", "other"),
+@pytest.mark.parametrize("entry, location", [
+    ({"type": "dockerhub", "repository": "me/asterisk"}, ("registry-1.docker.io", "me/asterisk")),
+    ({"type": "dockerhub", "repository": "debian"}, ("registry-1.docker.io", "library/debian")),
+    ({"type": "oci", "repository": "ghcr.io/me/asterisk"}, ("ghcr.io", "me/asterisk")),
+    ({"type": "oci", "repository": "127.0.0.1:5000/a/b"}, ("127.0.0.1:5000", "a/b")),
+    ({"type": "ecr", "repository": "asterisk", "region": "eu-west-1", "account": "123456789012"},
+     ("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "asterisk")),
+    ({"type": "ecr", "repository": "asterisk", "region": "eu-west-1", "account": "123456789012",
+      "host": "127.0.0.1:5000"}, ("127.0.0.1:5000", "asterisk")),
 ])
-def test_classify(output, kind):
-    assert registries.classify(output) == kind
+def test_api_location(entry, location):
+    assert registries.api_location(Registry(name="r", **entry)) == location
 
 
-def test_reason_picks_the_error_line_and_hides_secrets(monkeypatch):
+def test_current_from_an_index_and_from_one_platform():
+    index = ImageInfo(digest="sha256:ab", platforms=BOTH,
+                      labels={p: labels("22.10.1") for p in BOTH})
+    current = registries.current_from(index)
+    assert (current.digest, current.platforms, str(current.version), current.inputs) == (
+        "sha256:ab", BOTH, "22.10.1", INPUTS)
+    single = registries.current_from(ImageInfo(digest="sha256:cd", platforms=("linux/amd64",),
+                                               labels={"linux/amd64": labels("22.10.1")}))
+    assert single.platforms == ("linux/amd64",) and single.inputs == INPUTS
+    assert str(single.version) == "22.10.1"
+
+
+def test_labels_count_only_when_every_platform_agrees():
+    mixed = registries.current_from(ImageInfo(
+        digest="sha256:ef", platforms=BOTH,
+        labels={"linux/amd64": labels("22.10.1"), "linux/arm64": labels("22.9.0", "b" * 64)}))
+    assert mixed.version is None and mixed.inputs == ""
+    foreign = registries.current_from(ImageInfo(digest="sha256:01", platforms=("linux/amd64",),
+                                                labels={"linux/amd64": {}}))
+    assert foreign.version is None and foreign.inputs == ""
+    garbled = registries.current_from(ImageInfo(digest="sha256:02", platforms=("linux/amd64",),
+                                                labels={"linux/amd64": labels("twenty-two")}))
+    assert garbled.version is None
+
+
+def test_the_manifest_cache_keeps_only_our_labels_and_survives_a_bad_file(tmp_path):
+    path = tmp_path / "cache.json"
+    cache = registries.ManifestCache(path)
+    cache.put(ImageInfo(digest="sha256:ab", platforms=BOTH, labels={p: labels("22.10.1") for p in BOTH}))
+    cache.save()
+    again = registries.ManifestCache(path).get("sha256:ab")
+    assert again is not None and again.platforms == BOTH
+    assert again.labels["linux/arm64"] == {"org.asterisk.version": "22.10.1",
+                                           "org.asterisk-pipeline.inputs": INPUTS}
+    path.write_text("{not json")
+    assert registries.ManifestCache(path).get("sha256:ab") is None
+
+
+def test_secrets_are_redacted(monkeypatch):
     monkeypatch.setattr(registries, "_SECRETS", {"hunter2"})
-    output = "#1 pushing\n#1 DONE\nERROR: failed to push: hunter2 rejected\n"
-    assert registries.reason(output) == "failed to push: *** rejected"
-    assert registries.reason("") == "no output"
-
-
-# ----------------------------------------------------------------------------- retries
-
-def failure(stderr):
-    return DockerException(["docker", "push", "x"], 1, b"", stderr.encode())
-
-
-def test_transient_failures_are_retried_with_backoff(monkeypatch):
-    sleeps, calls = [], []
-    monkeypatch.setattr(registries.time, "sleep", sleeps.append)
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 3:
-            raise failure("503 Service Unavailable")
-        return "done"
-
-    assert registries.retrying("reg: 22.10.1: push", flaky) == "done"
-    assert sleeps == [registries.RETRY_DELAY, registries.RETRY_DELAY * 2]
-
-
-def test_retries_are_bounded_and_the_error_names_the_step(monkeypatch):
-    monkeypatch.setattr(registries.time, "sleep", lambda s: None)
-    calls = []
-
-    def down():
-        calls.append(1)
-        raise failure("dial tcp 127.0.0.1:5000: connect: connection refused")
-
-    with pytest.raises(PublishError, match=r"^reg: 22.10.1: push failed after 4 attempts: dial tcp"):
-        registries.retrying("reg: 22.10.1: push", down)
-    assert len(calls) == registries.RETRY_ATTEMPTS
-
-
-def test_auth_failures_are_not_retried():
-    calls = []
-
-    def denied():
-        calls.append(1)
-        raise failure("unauthorized: authentication required")
-
-    with pytest.raises(PublishError, match="check the registry's credentials"):
-        registries.retrying("reg: login", denied)
-    assert len(calls) == 1
+    assert registries.redact("login failed: hunter2 rejected") == "login failed: *** rejected"
 
 
 # ----------------------------------------------------------------------------- digest files, summary
 
 def test_digest_files_round_trip(tmp_path):
     registry = Registry(name="hub", type="dockerhub", repository="me/asterisk")
-    t = target()
-    publish.write_digest(tmp_path, t, registry, "linux/arm64", "sha256:" + "2" * 64)
-    assert (tmp_path / "22.10.1" / "hub" / "linux-arm64").read_text().strip() == "sha256:" + "2" * 64
-    assert publish.read_digests(tmp_path, t, registry) == {"linux/arm64": "sha256:" + "2" * 64}
+    pushed = Descriptor(media_type="application/vnd.oci.image.manifest.v1+json",
+                        digest="sha256:" + "2" * 64, size=1234, platform="linux/arm64")
+    path = digests.write(tmp_path, target(), registry, pushed)
+    assert path == tmp_path / "22.10.1" / "hub" / "linux-arm64"
+    assert digests.read(tmp_path, target(), registry) == {"linux/arm64": pushed}
+    path.write_text("sha256:" + "2" * 64)     # not what a build job writes
+    with pytest.raises(PublishError, match="not a digest file written by"):
+        digests.read(tmp_path, target(), registry)
 
 
 def test_any_failure_fails_the_run():
@@ -215,6 +113,18 @@ def test_any_failure_fails_the_run():
         publish.check([ok, bad])
 
 
+@pytest.mark.parametrize("text, cell", [
+    ("short reason", "short reason"),
+    ("first line\nsecond line", "first line"),
+    ("export the registry's username and token (e.g. as CI secrets) or remove username_env",
+     "export the registry's username and token (e.g. as CI secrets) or remove…"),
+    ("x" * 100, "x" * 79 + "…"),
+])
+def test_summary_cells_are_cut_at_a_word(text, cell):
+    assert report.cut(text) == cell
+    assert len(report.cut(text)) <= report.CELL
+
+
 def test_unknown_registry_selection_is_a_configuration_error():
     hub = Registry(name="hub", type="dockerhub", repository="me/asterisk")
     assert publish.select_registries([hub], []) == [hub]
@@ -222,7 +132,41 @@ def test_unknown_registry_selection_is_a_configuration_error():
         publish.select_registries([hub], ["hib"])
 
 
-# ----------------------------------------------------------------------------- matrix key, CLI
+# ----------------------------------------------------------------------------- CLI
+
+def test_push_needs_the_smoke_tests(capsys):
+    assert cli.main(["build", "22.x", "--push", "--no-smoke"]) == 2
+    assert "--push publishes only smoke-tested images" in capsys.readouterr().err
+
+
+def matrix_file(tmp_path):
+    (tmp_path / "releases.txt").write_text("22.10.1\n")
+    (tmp_path / "matrix.yaml").write_text(textwrap.dedent("""
+        releases: {source: file, files: [releases.txt]}
+        series: [{spec: "22.x"}]
+        registries: [{name: hub, type: dockerhub, repository: me/asterisk}]
+    """))
+    return tmp_path / "matrix.yaml"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--by-digest", "d"], "--by-digest needs --build-platform"),
+    (["--build-platform", "linux/amd64"], "--build-platform goes with --by-digest DIR"),
+    (["--by-digest", "d", "--build-platform", "linux/s390x"], "--platform 'linux/s390x' is not supported"),
+])
+def test_ci_options_are_checked_before_anything_runs(tmp_path, capsys, args, message):
+    assert cli.main(["publish", "--matrix", str(matrix_file(tmp_path)), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_matrix_is_found_upwards(tmp_path, monkeypatch):
+    path = matrix_file(tmp_path)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    assert cli.find_matrix(None, tmp_path / "a" / "b") == path
+    assert cli.find_matrix(tmp_path / "x.yaml") == tmp_path / "x.yaml"
+    with pytest.raises(ConfigurationError, match="pass --matrix FILE"):
+        cli.find_matrix(None, tmp_path.parent.parent.parent / "nowhere-near")
+
 
 def test_registry_host_overrides_where_images_go(tmp_path):
     path = tmp_path / "matrix.yaml"
@@ -236,21 +180,3 @@ def test_registry_host_overrides_where_images_go(tmp_path):
     stand_in, real = load(path, environ={}).registries
     assert stand_in.image == "127.0.0.1:5000/asterisk"
     assert real.image == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/asterisk"
-    assert registries.registry_host(stand_in) == "127.0.0.1:5000"
-
-
-def test_push_needs_the_smoke_tests(capsys):
-    assert cli.main(["build", "22.x", "--push", "--no-smoke"]) == 2
-    assert "--push publishes only smoke-tested images" in capsys.readouterr().err
-
-
-def test_by_digest_needs_a_build_platform(tmp_path, capsys):
-    (tmp_path / "releases.txt").write_text("22.10.1\n")
-    (tmp_path / "matrix.yaml").write_text(textwrap.dedent("""
-        releases: {source: file, files: [releases.txt]}
-        series: [{spec: "22.x"}]
-        registries: [{name: hub, type: dockerhub, repository: me/asterisk}]
-    """))
-    code = cli.main(["publish", "--matrix", str(tmp_path / "matrix.yaml"), "--by-digest", "d"])
-    assert code == 2
-    assert "--by-digest needs --build-platform" in capsys.readouterr().err

@@ -15,7 +15,8 @@ def stats_row(bridge, name, uptime, codec, rx, rx_lost, tx, tx_lost):
     rxl, rxls = count(rx_lost)
     txc, txs = count(tx)
     txl, txls = count(tx_lost)
-    return (" %8.8s %-18.18s %-8.8s %-6.6s %6u%s %6u%s %3u %7.3f %6u%s %6u%s %3u %7.3f %7.3f"
+    # Asterisk's own printf format for the row, so the parser meets exactly its layout.
+    return (" %8.8s %-18.18s %-8.8s %-6.6s %6u%s %6u%s %3u %7.3f %6u%s %6u%s %3u %7.3f %7.3f"  # noqa: UP031
             % (bridge, name, uptime, codec, rxc, rxs, rxl, rxls, 0, 0.0, txc, txs, txl, txls,
                0, 0.0, 0.0))
 

@@ -27,7 +27,7 @@ def test_pick_block_is_even_in_range_and_free(seed):
     busy = set(random.Random(seed + 10_000).sample(range(20000, 60000), 400))
     base = pick_block(lambda p: p not in busy, rng=random.Random(seed))
     assert base % 2 == 0
-    assert 20000 <= base and base + BLOCK <= 60000
+    assert base >= 20000 and base + BLOCK <= 60000
     assert not busy.intersection(range(base, base + BLOCK))
 
 

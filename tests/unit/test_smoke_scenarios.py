@@ -2,13 +2,12 @@
 the packets it claims, the test configuration carries what the checks call, and the
 command line is one line to wire (pure: no process, no network)."""
 
-import argparse
 import struct
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from pipeline import smoke
+from pipeline import cli, smoke
 from pipeline.smoke import rtp, sipp
 from pipeline.smoke.instance import CONFIG, PASSWORD_TOKEN
 from pipeline.smoke.ports import Ports
@@ -111,19 +110,16 @@ def test_plan_per_network():
         smoke.plan("bridge")
 
 
-def test_cli_wiring_is_one_line_and_dry_run_touches_nothing(capsys):
-    parser = argparse.ArgumentParser(prog="pipeline")
-    commands = parser.add_subparsers(dest="command", required=True)
-    smoke.add_cli(commands)
-    args = parser.parse_args(["smoke", "asterisk:22.10.1-opus", "--network", "published",
-                              "--variant", "opus", "--dry-run"])
-    assert args.run(args) == 0
+def test_smoke_dry_run_touches_nothing(capsys):
+    assert cli.main(["smoke", "asterisk:22.10.1-opus", "--network", "published",
+                     "--variant", "opus", "--dry-run"]) == 0
     err = capsys.readouterr().err
     assert "would start asterisk:22.10.1-opus as 'published'" in err
     assert "realtime PostgreSQL" in err and "default configuration" in err
-    args = parser.parse_args(["smoke", "img", "--postgres", "postgresql://u:p@db:5432/x", "-v"])
-    assert (args.network, args.postgres, args.verbose, args.logs) == (
-        "both", "postgresql://u:p@db:5432/x", True, None)
+    args = cli.parser().parse_args(["smoke", "img", "--postgres", "postgresql://u:p@db:5432/x", "-v",
+                                    "--platform", "linux/arm64"])
+    assert (args.network, args.postgres, args.verbose, args.logs, args.platform) == (
+        "both", "postgresql://u:p@db:5432/x", True, None, "linux/arm64")
 
 
 def test_opus_priming_capture():

@@ -1,6 +1,8 @@
 import pytest
 
-from pipeline.tags import tags_for
+from pipeline.plan import Target
+from pipeline.releases import Release
+from pipeline.tags import Current, describe, full_tag_changes, plan_tags, tags_for
 from pipeline.versions import Version, parse_versions
 
 
@@ -49,3 +51,86 @@ def test_a_new_lts_takes_lts_from_the_old_one():
 def test_a_version_missing_from_the_list_is_still_tagged_fully():
     assert tags_for(Version.parse("22.11.0"), "plain", parse_versions(["22.10.1"])) == \
         ["22.11.0", "22.11", "22", "lts", "latest"]
+
+
+# ----------------------------------------------------------------------------- tag decisions
+
+INPUTS, OTHER = "a" * 64, "b" * 64
+BOTH = ("linux/amd64", "linux/arm64")
+
+
+def target(version="22.10.1", tags=("22.10.1", "22.10", "22", "lts", "latest"), variant="plain"):
+    release = Release(version=Version.parse(version), tarball_url="https://x/a.tar.gz", checksum_urls=())
+    return Target(series="22.x", release=release, variant=variant, platforms=BOTH,
+                  base_image="debian:trixie-slim", tags=tuple(tags))
+
+
+def remote(version, inputs=INPUTS, platforms=BOTH, digest="sha256:" + "1" * 64, base=""):
+    return Current(digest=digest, platforms=platforms,
+                   version=Version.parse(version) if version else None, inputs=inputs, base=base)
+
+
+
+@pytest.mark.parametrize("state, expected", [
+    # nothing in the registry: every tag is created
+    ({}, {"22.10.1": "create", "22.10": "create", "22": "create", "lts": "create", "latest": "create"}),
+    # everything already there, same inputs: nothing to do (a second run changes nothing)
+    ({t: remote("22.10.1") for t in ("22.10.1", "22.10", "22", "lts", "latest")},
+     {"22.10.1": "up to date", "22.10": "up to date", "22": "up to date", "lts": "up to date",
+      "latest": "up to date"}),
+    # the previous patch holds the aliases: they move forward
+    ({"22": remote("22.9.0"), "lts": remote("22.9.0"), "latest": remote("22.9.0")},
+     {"22.10.1": "create", "22.10": "create", "22": "move", "lts": "move", "latest": "move"}),
+    # a newer release already holds them: kept, never moved back
+    ({"22": remote("22.11.0"), "lts": remote("22.11.0"), "latest": remote("23.0.0")},
+     {"22.10.1": "create", "22.10": "create", "22": "keep", "lts": "keep", "latest": "keep"}),
+    # the same version rebuilt from other inputs (e.g. a Dockerfile change): all move
+    ({t: remote("22.10.1", inputs=OTHER) for t in ("22.10.1", "22.10", "22", "lts", "latest")},
+     {"22.10.1": "move", "22.10": "move", "22": "move", "lts": "move", "latest": "move"}),
+    # the full tag lacks a platform: it is pushed again
+    ({"22.10.1": remote("22.10.1", platforms=("linux/amd64",))},
+     {"22.10.1": "move", "22.10": "create", "22": "create", "lts": "create", "latest": "create"}),
+    # an alias on an image without a version label (not ours): left alone
+    ({"latest": remote(None, inputs="")},
+     {"22.10.1": "create", "22.10": "create", "22": "create", "lts": "create", "latest": "keep"}),
+    # only an alias is missing (e.g. a new registry entry was half-filled): just that one
+    ({t: remote("22.10.1") for t in ("22.10.1", "22.10", "22", "lts")},
+     {"22.10.1": "up to date", "22.10": "up to date", "22": "up to date", "lts": "up to date",
+      "latest": "create"}),
+])
+def test_plan_tags(state, expected):
+    actions = plan_tags(target(), INPUTS, state)
+    assert {a.tag: a.action for a in actions} == expected
+
+
+def test_an_older_patch_moves_no_alias_of_a_newer_one():
+    old = target("22.9.0", tags=("22.9.0", "22.9", "22", "lts"))
+    state = {"22": remote("22.10.1"), "lts": remote("22.10.1")}
+    actions = plan_tags(old, INPUTS, state)
+    assert [(a.tag, a.action, a.reason) for a in actions] == [
+        ("22.9.0", "create", ""), ("22.9", "create", ""),
+        ("22", "keep", "points at newer 22.10.1"), ("lts", "keep", "points at newer 22.10.1")]
+    assert not full_tag_changes(target(), plan_tags(
+        target(), INPUTS, {"22.10.1": remote("22.10.1")}))
+
+
+def test_versions_compare_as_versions_not_text():
+    # "22.9.0" > "22.10.1" as text; as versions 22.10.1 is newer and 22 moves forward
+    actions = plan_tags(target(), INPUTS, {"22": remote("22.9.0")})
+    assert {a.tag: a.action for a in actions}["22"] == "move"
+    pre = plan_tags(target("23.0.0", tags=("23.0.0", "23")), INPUTS,
+                            {"23": remote("23.0.0-rc10")})
+    assert {a.tag: a.action for a in pre}["23"] == "move"
+
+
+def test_describe():
+    actions = plan_tags(target(), INPUTS, {"22": remote("22.9.0"), "lts": remote("22.11.0")})
+    assert describe(actions) == ("22.10.1 create, 22.10 create, 22 move (from 22.9.0), "
+                                         "lts keep (points at newer 22.11.0), latest create")
+
+
+def test_a_new_base_image_is_named_as_the_reason():
+    before = remote("22.10.1", inputs=OTHER, base="debian:trixie-slim@sha256:" + "3" * 64)
+    actions = plan_tags(target(), INPUTS, {"22.10.1": before},
+                        base="debian:trixie-slim@sha256:" + "4" * 64)
+    assert (actions[0].action, actions[0].reason) == ("move", "rebuilt: new base image (sha256:444444444444)")

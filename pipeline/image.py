@@ -1,0 +1,143 @@
+"""What an image is: its variants, the labels it carries, the digest of its inputs, and the
+Docker client that makes and runs it. Every other module asks here.
+
+Adding a variant is one row in VARIANTS plus its stage in dockerfiles/asterisk/Dockerfile
+(see docs/build.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+    from .matrix import Sources
+    from .plan import Target
+
+DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles" / "asterisk"
+
+# Labels every image carries (and the registries' copies are read back by).
+VERSION_LABEL = "org.asterisk.version"          # the Asterisk release, e.g. 22.10.1
+VARIANT_LABEL = "org.asterisk.variant"          # a VARIANTS name
+INPUTS_LABEL = "org.asterisk-pipeline.inputs"   # inputs_digest(): what it was built from
+BASE_LABEL = "org.asterisk-pipeline.base"       # the base image, NAME@DIGEST when known
+CREATED_LABEL = "org.opencontainers.image.created"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Variant:
+    """One kind of image built from each release."""
+
+    name: str
+    suffix: str             # appended to every tag: 22.10.1-opus, lts-opus
+    stage: str              # the Dockerfile target that makes it
+    transcodes_opus: bool   # smoke: an Opus-only call to Milliwatt() is transcoded (else refused)
+    summary: str
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant(name="plain", suffix="", stage="runtime", transcodes_opus=False,
+            summary="PJSIP, Lua dialplan, PostgreSQL/ODBC realtime"),
+    Variant(name="opus", suffix="-opus", stage="runtime-opus", transcodes_opus=True,
+            summary="the plain image plus the Opus transcoder (one more layer)"),
+)}
+VARIANT_NAMES = tuple(VARIANTS)
+
+
+def variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ConfigurationError(f"unknown variant {name!r}; use one of "
+                                 f"{', '.join(VARIANT_NAMES)}") from None
+
+
+def local_name(image_name: str, target: Target) -> str:
+    """Where a target's image is kept in the local engine: NAME:<target id>."""
+    return f"{image_name}:{target.id}"
+
+
+def inputs_digest(target: Target, sources: Sources, tarball_sha256: str, *,
+                  base_digest: str = "", dockerfiles: Path = DOCKERFILES) -> str:
+    """A digest of everything that goes into an image, known before building it.
+
+    Stored as a label; publishing compares it with the registry's copy to skip targets that
+    are up to date without rebuilding them. The release tarball's sha256 stands for the
+    whole source tree (it names the bundled pjproject's md5); base_digest is the base
+    image's digest, so a new Debian image makes the target out of date.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in dockerfiles.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(dockerfiles)).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps({
+        "target": target.id, "tarball": tarball_sha256, "base": target.base_image,
+        "base_digest": base_digest, "platforms": sorted(target.platforms),
+        "opus": list(sources.opus_codec_sha256), "sounds": [sources.core_sounds, sources.moh],
+        "pjproject": sources.pjproject,
+    }, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """Where a build comes from: written into the OCI labels."""
+
+    revision: str = "unknown"
+    source: str = "https://github.com/asterisk-pipeline/asterisk-pipeline"
+    created: datetime.datetime = dataclasses.field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC).replace(microsecond=0))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str], revision: str) -> Provenance:
+        """In GitHub Actions the repository's URL; elsewhere the project's."""
+        if environ.get("GITHUB_REPOSITORY"):
+            server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+            return cls(revision=revision, source=f"{server}/{environ['GITHUB_REPOSITORY']}")
+        return cls(revision=revision)
+
+    @property
+    def epoch(self) -> int:
+        """SOURCE_DATE_EPOCH: BuildKit stamps the image config with it, so that two builds of
+        one target in one run are the same image."""
+        return int(self.created.timestamp())
+
+
+def labels(target: Target, inputs: str, provenance: Provenance, *, base: str = "") -> dict[str, str]:
+    return {
+        "org.opencontainers.image.title": "asterisk",
+        "org.opencontainers.image.description":
+            f"Asterisk {target.version} ({target.variant}), built from source and smoke-tested "
+            "with real calls",
+        "org.opencontainers.image.version": target.id,
+        "org.opencontainers.image.revision": provenance.revision,
+        "org.opencontainers.image.source": provenance.source,
+        CREATED_LABEL: provenance.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        VERSION_LABEL: str(target.version),
+        VARIANT_LABEL: target.variant,
+        INPUTS_LABEL: inputs,
+        BASE_LABEL: base or target.base_image,
+    }
+
+
+def native_platform() -> str:
+    machine = os.uname().machine
+    return {"x86_64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}.get(
+        machine, f"linux/{machine}")
+
+
+def client(config: str | Path | None = None) -> DockerClient:
+    """The Docker client every command uses (python-on-whales, the `docker` CLI underneath)."""
+    from python_on_whales import DockerClient
+
+    return DockerClient(config=str(config) if config else None)
