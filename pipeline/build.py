@@ -18,17 +18,20 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import image, log, report, smoke, sources
+from . import image, log, report, smoke
 from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
 from .plan import Plan, Target
 from .releases import Release
+from .sources import prepare as prepare_sources
+from .sources import release_sha256
 
 SmokeFn = Callable[[DockerClient, str, Target, str, Path], None]
 """smoke(docker, local image, target, platform, logs dir): raises SmokeError when it fails."""
@@ -72,7 +75,7 @@ def git_revision(root: Path = image.DOCKERFILES.parent.parent) -> str:
         return "unknown"
 
 
-def cache_options(cache: str, scope: str) -> dict:
+def cache_options(cache: str, scope: str) -> dict[str, dict[str, str]]:
     """--cache DIR (a local directory) or a buildx cache spec such as type=gha."""
     if not cache:
         return {}
@@ -91,7 +94,7 @@ def cache_options(cache: str, scope: str) -> dict:
 def build_image(docker: DockerClient, target: Target, context: Path, *, labels: Mapping[str, str],
                 platforms: Sequence[str], tags: Iterable[str] = (), load: bool = False,
                 cache: str = "", log_file: Path | None = None,
-                dockerfiles: Path = image.DOCKERFILES) -> dict:
+                dockerfiles: Path = image.DOCKERFILES) -> dict[str, Any]:
     """One buildx build of one target; returns buildx's metadata (digests, ...).
 
     The image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two
@@ -106,15 +109,17 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
     log.debug(f"docker buildx build {dockerfiles} --target {stage} --build-context sources={context} "
               f"--platform {','.join(platforms)} " + " ".join(f"-t {t}" for t in tags))
     lines: list[str] = []
+    caching = cache_options(cache, f"asterisk-{target.version}")
     with tempfile.TemporaryDirectory() as scratch:
         metadata_file = Path(scratch) / "metadata.json"
         try:
-            stream = docker.buildx.build(
+            # stream_logs=True: an iterator over the build's output lines
+            stream = cast(Iterator[str], docker.buildx.build(
                 dockerfiles, target=stage, build_args=build_args,
                 build_contexts={"sources": str(context)}, platforms=list(platforms), tags=list(tags),
                 labels=dict(labels), load=load, metadata_file=metadata_file, progress="plain",
-                provenance=False, stream_logs=True,
-                **cache_options(cache, f"asterisk-{target.version}"))
+                provenance=False, stream_logs=True, cache_from=caching.get("cache_from"),
+                cache_to=caching.get("cache_to")))
             for line in stream:
                 lines.append(line)
                 log.debug(line.rstrip())
@@ -162,8 +167,8 @@ class Maker:
     smoke: SmokeFn | None = smoke.check_image
     dockerfiles: Path = image.DOCKERFILES
     provenance: image.Provenance = dataclasses.field(default_factory=image.Provenance)
-    prepare: Callable[[Release, Sources, Path], Path] = sources.prepare
-    checksum: Callable[[Release], str] = sources.release_sha256
+    prepare: Callable[[Release, Sources, Path], Path] = prepare_sources
+    checksum: Callable[[Release], str] = release_sha256
     base_digest: Callable[[str], str] = lambda name: ""
     _checksums: dict[str, str] = dataclasses.field(default_factory=dict)
     _contexts: dict[str, Path | PipelineError] = dataclasses.field(default_factory=dict)

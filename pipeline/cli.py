@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import log
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
@@ -20,6 +21,9 @@ from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
 from .releases import ReleaseIndex
+
+if TYPE_CHECKING:
+    from . import build, publish
 
 MATRIX_FILE = "matrix.yaml"
 
@@ -191,7 +195,7 @@ def _load_plan(args: argparse.Namespace) -> tuple[Matrix, Plan]:
     return matrix, plan
 
 
-def _build_opts(args: argparse.Namespace, *, smoke: bool = True):
+def _build_opts(args: argparse.Namespace, *, smoke: bool = True) -> build.Options:
     from . import build
 
     return build.Options(image_name=args.image, cache=args.cache, smoke=smoke,
@@ -199,7 +203,7 @@ def _build_opts(args: argparse.Namespace, *, smoke: bool = True):
                          dry_run=getattr(args, "dry_run", False))
 
 
-def _publish_opts(args: argparse.Namespace):
+def _publish_opts(args: argparse.Namespace) -> publish.Options:
     from . import publish
 
     mode, directory = "publish", None
@@ -266,7 +270,7 @@ def _run_publish(args: argparse.Namespace) -> int:
     return _publish(matrix, plan, _build_opts(args), options)
 
 
-def _publish(matrix: Matrix, plan: Plan, build_options, options) -> int:
+def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: publish.Options) -> int:
     from . import build, image, publish
 
     return publish.run(plan, build.maker_for(matrix, build_options), options,

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ class _Reader:
         where = f"{self.path}: {key}" if key else str(self.path)
         return ConfigurationError(f"{where}: {problem}; {fix}")
 
-    def section(self, data: Any, schema: dict, key: str) -> dict:
+    def section(self, data: Any, schema: Mapping[str, tuple[Any, Any]], key: str) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise self.fail(key, f"expected a mapping, got {_describe(data)}",
                             "write it as 'name: value' lines")
@@ -166,9 +167,9 @@ class _Reader:
             close = difflib.get_close_matches(str(value), allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(key, f"unknown value {value!r}", f"{hint}allowed: {', '.join(allowed)}")
-        return value
+        return str(value)
 
-    def choices(self, values: list, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
+    def choices(self, values: list[Any], allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
         if not values:
             raise self.fail(key, "empty list", f"name at least one of {', '.join(allowed)}")
         for index, value in enumerate(values):
@@ -186,10 +187,10 @@ def _describe(value: Any) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"
 
 
-def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Matrix:
+def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Matrix:
     """Read and validate a matrix file; environment overrides come from environ."""
     path = Path(path)
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     try:
         text = path.read_text()
     except OSError as error:
@@ -206,8 +207,8 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Matr
     if data is None:
         raise reader.fail("", "the matrix is empty", "add a 'series:' list (see docs/matrix.md)")
     top = reader.section(data, _TOP, "")
-    releases = _releases(reader, top["releases"], environ)
-    sources = _sources(reader, top["sources"], environ)
+    releases = _releases(reader, top["releases"], env)
+    sources = _sources(reader, top["sources"], env)
     defaults = _defaults(reader, top["defaults"])
     series = _series(reader, top["series"], defaults)
     registries = _registries(reader, top["registries"])
@@ -215,7 +216,7 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Matr
                   series=series, registries=registries)
 
 
-def _releases(reader: _Reader, data: Any, environ: dict[str, str]) -> Releases:
+def _releases(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Releases:
     values = reader.section(data, _RELEASES, "releases")
     source, files = values["source"], [reader.path.parent / f for f in values["files"]]
     override = environ.get("PIPELINE_RELEASES", "")
@@ -231,7 +232,7 @@ def _releases(reader: _Reader, data: Any, environ: dict[str, str]) -> Releases:
                     github_repository=values["github_repository"], github_url=values["github_url"])
 
 
-def _sources(reader: _Reader, data: Any, environ: dict[str, str]) -> Sources:
+def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
     values = reader.section(data, _SOURCES, "sources")
     values["mirror"] = environ.get("PIPELINE_MIRROR", values["mirror"])
     for name, value in values.items():
@@ -250,10 +251,11 @@ def _defaults(reader: _Reader, data: Any) -> Defaults:
                     variants=reader.choices(values["variants"], VARIANT_NAMES, "defaults.variants"))
 
 
-def _series(reader: _Reader, data: list, defaults: Defaults) -> tuple[Series, ...]:
+def _series(reader: _Reader, data: list[Any], defaults: Defaults) -> tuple[Series, ...]:
     if not data:
         raise reader.fail("series", "the matrix has no series", "add at least one, e.g. '- spec: 22.x'")
-    result, seen = [], {}
+    result: list[Series] = []
+    seen: dict[str, str] = {}
     for index, item in enumerate(data):
         key = f"series[{index}]"
         values = reader.section(item, _SERIES, key)
@@ -274,8 +276,9 @@ def _series(reader: _Reader, data: list, defaults: Defaults) -> tuple[Series, ..
     return tuple(result)
 
 
-def _registries(reader: _Reader, data: list) -> tuple[Registry, ...]:
-    result, names = [], set()
+def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
+    result: list[Registry] = []
+    names: set[str] = set()
     for index, item in enumerate(data):
         key = f"registries[{index}]"
         values = reader.section(item, _REGISTRY, key)

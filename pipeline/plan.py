@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
@@ -40,7 +41,7 @@ class Target:
     def images(self, registry: Registry) -> list[str]:
         return [f"{registry.image}:{tag}" for tag in self.tags]
 
-    def as_json(self, registries: Sequence[Registry]) -> dict:
+    def as_json(self, registries: Sequence[Registry]) -> dict[str, Any]:
         return {
             "id": self.id,
             "series": self.series,
@@ -60,7 +61,7 @@ class Plan:
     targets: tuple[Target, ...]
     registries: tuple[Registry, ...]
 
-    def as_json(self, *, per_platform: bool = False) -> dict:
+    def as_json(self, *, per_platform: bool = False) -> dict[str, list[dict[str, Any]]]:
         """`{"include": [...]}`: one entry per target, or per target and platform (each with
         the GitHub-hosted runner that builds that platform natively)."""
         entries = [target.as_json(self.registries) for target in self.targets]

@@ -394,12 +394,13 @@ def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
                    dry_run=options.dry_run) as (sessions, unreachable):
         publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen,
                               dry_run=options.dry_run)
-        handle: Handler = {
+        handlers: dict[str, Handler] = {
             "publish": publish_target,
             "by-digest": functools.partial(by_digest_target, platform=options.build_platform,
                                            directory=options.digests or Path("digests")),
             "merge": functools.partial(merge_target, directory=options.digests or Path("digests")),
-        }[options.mode]
+        }
+        handle = handlers[options.mode]
         outcomes = publisher.run(plan, handle)
     report.publications(outcomes)
     return check(outcomes)

@@ -27,6 +27,7 @@ import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import distribution, image, log
 from .distribution import Descriptor, ImageInfo, Manifest
@@ -246,11 +247,11 @@ def docker_config_login(host: str, environ: Mapping[str, str]) -> tuple[str, str
                 break
             if done.returncode == 0:
                 data = json.loads(done.stdout)
-                return data.get("Username", ""), data.get("Secret", "")
+                return str(data.get("Username", "")), str(data.get("Secret", ""))
     for name in names:
         auth = config.get("auths", {}).get(name, {}).get("auth", "")
         if auth:
-            username, _, password = base64.b64decode(auth).decode().partition(":")
+            username, _, password = base64.b64decode(str(auth)).decode().partition(":")
             return username, password
     return "", ""
 
@@ -286,7 +287,7 @@ def _ecr(registry: Registry, environ: Mapping[str, str], *,
     return registry, username, password, immutable
 
 
-def _ecr_repository(ecr, registry: Registry, *, create: bool) -> bool:
+def _ecr_repository(ecr: Any, registry: Registry, *, create: bool) -> bool:
     """Whether the repository's tags are immutable; creates it (mutable) when missing."""
     try:
         found = ecr.describe_repositories(registryId=registry.account,

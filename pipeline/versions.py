@@ -89,7 +89,7 @@ class Version:
     def major(self) -> int:
         return self.series[-1] if self.release[0] == 1 else self.release[0]
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[tuple[int, ...], int, tuple[int, int]]:
         pre = (_PRE_RANK[self.pre[0]], self.pre[1]) if self.pre else (len(_PRE_RANK), 0)
         return (self.release, -1 if self.cert is None else self.cert, pre)
 

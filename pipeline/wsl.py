@@ -180,7 +180,7 @@ def _image_env(docker: DockerClient, image: str) -> list[str]:
     return list(config.env or [])
 
 
-def _stderr(error) -> str:
+def _stderr(error: Exception) -> str:
     text = (getattr(error, "stderr", "") or str(error)).strip()
     return text.splitlines()[-1] if text else str(error)
 
