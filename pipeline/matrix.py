@@ -13,6 +13,7 @@ PIPELINE_MIRROR (see `Sources.url`) and PIPELINE_RELEASES (`listing`, `github`, 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import os
 import re
@@ -66,6 +67,7 @@ class Defaults:
     base_image: str
     platforms: tuple[str, ...]
     variants: tuple[str, ...]
+    max_age: datetime.timedelta | None = None   # rebuild an image older than this (new base packages)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -119,9 +121,10 @@ _RELEASES = {"source": (str, "listing"), "files": (list, []),
 _SOURCES = {field.name: ((dict if field.name == "opus_codec_sha256" else str), field.default)
             for field in dataclasses.fields(Sources)}
 _DEFAULTS = {"base_image": (str, "debian:bookworm-slim"), "platforms": (list, list(PLATFORMS)),
-             "variants": (list, list(VARIANT_NAMES))}
+             "variants": (list, list(VARIANT_NAMES)), "max_age": (str, "")}
 _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None),
-           "platforms": (list, None), "variants": (list, None)}
+           "platforms": (list, None), "variants": (list, None), "max_age": (str, None)}
+_AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _REGISTRY = {field.name: (str, REQUIRED if field.name in ("name", "type", "repository") else "")
              for field in dataclasses.fields(Registry)}
 
@@ -168,6 +171,15 @@ class _Reader:
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(key, f"unknown value {value!r}", f"{hint}allowed: {', '.join(allowed)}")
         return str(value)
+
+    def age(self, value: str, key: str) -> datetime.timedelta | None:
+        """'7d', '12h', '2w' (empty: no limit)."""
+        if not value:
+            return None
+        match = re.fullmatch(r"(\d+)([hdw])", value.strip())
+        if not match or int(match[1]) == 0:
+            raise self.fail(key, f"{value!r} is not an age", "write a number and a unit: 12h, 7d or 2w")
+        return datetime.timedelta(**{_AGE_UNITS[match[2]]: int(match[1])})
 
     def choices(self, values: list[Any], allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
         if not values:
@@ -248,7 +260,8 @@ def _defaults(reader: _Reader, data: Any) -> Defaults:
     values = reader.section(data, _DEFAULTS, "defaults")
     return Defaults(base_image=values["base_image"],
                     platforms=reader.choices(values["platforms"], PLATFORMS, "defaults.platforms"),
-                    variants=reader.choices(values["variants"], VARIANT_NAMES, "defaults.variants"))
+                    variants=reader.choices(values["variants"], VARIANT_NAMES, "defaults.variants"),
+                    max_age=reader.age(values["max_age"], "defaults.max_age"))
 
 
 def _series(reader: _Reader, data: list[Any], defaults: Defaults) -> tuple[Series, ...]:
@@ -271,8 +284,11 @@ def _series(reader: _Reader, data: list[Any], defaults: Defaults) -> tuple[Serie
                      if values["platforms"] is not None else defaults.platforms)
         variants = (reader.choices(values["variants"], VARIANT_NAMES, f"{key}.variants")
                     if values["variants"] is not None else defaults.variants)
+        max_age = (reader.age(values["max_age"], f"{key}.max_age") if values["max_age"] is not None
+                   else defaults.max_age)
         result.append(Series(spec=spec, base_image=values["base_image"] or defaults.base_image,
-                             platforms=platforms, variants=variants, note=values["note"]))
+                             platforms=platforms, variants=variants, note=values["note"],
+                             max_age=max_age))
     return tuple(result)
 
 
@@ -287,11 +303,8 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
             raise reader.fail(f"{key}.name", f"duplicate registry name {values['name']!r}",
                               "give each registry its own name")
         names.add(values["name"])
-        if values["type"] == "ecr":
-            for needed in ("region", "account"):
-                if not values[needed]:
-                    raise reader.fail(f"{key}.{needed}", "missing for an ECR registry",
-                                      f"add '{needed}:' (e.g. region: eu-west-1, account: '123456789012')")
+        # ECR without account/region: they come from AWS_REGION and STS at publish time.
+        if values["type"] == "ecr" and values["account"]:
             if not re.fullmatch(r"\d{12}", values["account"]):
                 raise reader.fail(f"{key}.account", f"{values['account']!r} is not a 12-digit AWS account id",
                                   "quote it as a string of 12 digits")

@@ -7,6 +7,7 @@ matrix is its JSON (`{"include": [...]}`, usable directly as `strategy.matrix`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ class Target:
     platforms: tuple[str, ...]
     base_image: str
     tags: tuple[str, ...]
+    max_age: datetime.timedelta | None = None   # an image older than this is rebuilt
 
     @property
     def version(self) -> Version:
@@ -95,7 +97,7 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
                 continue
             target = Target(series=series.spec.text, release=release, variant=variant,
                             platforms=chosen_platforms,
-                            base_image=series.base_image,
+                            base_image=series.base_image, max_age=series.max_age,
                             tags=tuple(tag_rules.tags_for(version, variant, known)))
             targets.setdefault(target.id, target)  # two specs may name one release
     if not targets:

@@ -23,6 +23,7 @@ move, keep (it points at a newer version, or at an image not made here) or up to
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,7 @@ class Current:
     version: Version | None   # its version label (None: missing, unreadable, or platforms disagree)
     inputs: str = ""          # its inputs label ("" when missing)
     base: str = ""            # its base image label, NAME@DIGEST
+    created: datetime.datetime | None = None   # its org.opencontainers.image.created label
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +98,12 @@ class TagAction:
 
 
 def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None], *,
-              base: str = "") -> list[TagAction]:
+              base: str = "", now: datetime.datetime | None = None) -> list[TagAction]:
     """What to do with each of an image's tags, given what they point at now.
 
     The full tag (the version itself) is up to date when it holds an image built from the
-    same inputs for every platform, else it is (re)pushed, with the reason. An alias
+    same inputs for every platform and not older than the target's max_age (at `now`),
+    else it is (re)pushed, with the reason. An alias
     (`22`, `lts`, ...) moves only forward: it is kept when it points at a newer version,
     or at an image without a readable version label (not made here: left alone).
     """
@@ -111,29 +114,47 @@ def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None],
         if current is None:
             actions.append(TagAction(tag, CREATE))
         elif tag == target.id:
-            actions.append(_full_tag(target, inputs, base, current))
+            actions.append(_full_tag(target, inputs, base, current, now))
         elif current.version is None:
             actions.append(TagAction(tag, KEEP, "points at an image without a version label"))
         elif current.version > version:
             actions.append(TagAction(tag, KEEP, f"points at newer {current.version}"))
         elif current.version < version:
             actions.append(TagAction(tag, MOVE, f"from {current.version}"))
-        elif current.inputs == inputs:
+        elif current.inputs == inputs and not _too_old(target, current, now):
             actions.append(TagAction(tag, CURRENT))
         else:
             actions.append(TagAction(tag, MOVE, "from an older build of the same version"))
     return actions
 
 
-def _full_tag(target: Target, inputs: str, base: str, current: Current) -> TagAction:
+def _too_old(target: Target, current: Current, now: datetime.datetime | None) -> bool:
+    if target.max_age is None or now is None:
+        return False
+    return current.created is None or now - current.created > target.max_age
+
+
+def _full_tag(target: Target, inputs: str, base: str, current: Current,
+              now: datetime.datetime | None) -> TagAction:
     tag, missing = target.id, sorted(set(target.platforms) - set(current.platforms))
-    if current.inputs == inputs and not missing:
+    old = _too_old(target, current, now)
+    if current.inputs == inputs and not missing and not old:
         return TagAction(tag, CURRENT)
+    if current.inputs == inputs and old:
+        built = current.created.strftime("%Y-%m-%d") if current.created else "at an unknown date"
+        return TagAction(tag, MOVE, f"rebuilt: too old (built {built}; max_age {_age(target.max_age)})")
     if current.inputs != inputs:
         if base and current.base and current.base != base:
             return TagAction(tag, MOVE, f"rebuilt: new base image ({base.rsplit('@', 1)[-1][:19]})")
         return TagAction(tag, MOVE, "rebuilt: its inputs changed")
     return TagAction(tag, MOVE, f"adds {', '.join(missing)}")
+
+
+def _age(age: datetime.timedelta | None) -> str:
+    if age is None:
+        return "-"
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 
 
 def full_tag_changes(target: Target, actions: Sequence[TagAction]) -> bool:

@@ -34,6 +34,17 @@ def test_the_repository_matrix_is_valid():
     assert matrix.releases.source == "listing"
 
 
+def test_max_age_applies_to_every_series_unless_one_says_otherwise(tmp_path):
+    import datetime
+
+    text = ("defaults:\n  max_age: 7d\nseries:\n  - spec: '22.x'\n  - spec: '20.x'\n"
+            "    max_age: 36h\n")
+    first, second = load(write(tmp_path, text), environ={}).series
+    assert first.max_age == datetime.timedelta(days=7)
+    assert second.max_age == datetime.timedelta(hours=36)
+    assert load(write(tmp_path, GOOD), environ={}).series[0].max_age is None
+
+
 def test_defaults_fill_a_minimal_matrix(tmp_path):
     matrix = load(write(tmp_path, GOOD), environ={})
     series = matrix.series[0]
@@ -101,8 +112,10 @@ def test_ecr_image_name(tmp_path):
      "matrix.yaml: sources.asterisk: 'ftp://x' is not an http(s) URL"),
     ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: quay\n    repository: x",
      "matrix.yaml: registries[0].type: unknown value 'quay'; allowed: dockerhub, ecr, oci"),
-    ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: ecr\n    repository: x\n    region: eu-west-1",
-     "matrix.yaml: registries[0].account: missing for an ECR registry"),
+    ("series:\n  - spec: 22.x\ndefaults:\n  max_age: 7 days",
+     "matrix.yaml: defaults.max_age: '7 days' is not an age; write a number and a unit: 12h, 7d or 2w"),
+    ("series:\n  - spec: 22.x\n    max_age: 0d",
+     "matrix.yaml: series[0].max_age: '0d' is not an age"),
     ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: ecr\n    repository: x\n"
      "    region: eu-west-1\n    account: 1234",
      "matrix.yaml: registries[0].account: '1234' is not a 12-digit AWS account id"),

@@ -134,3 +134,21 @@ def test_a_new_base_image_is_named_as_the_reason():
     actions = plan_tags(target(), INPUTS, {"22.10.1": before},
                         base="debian:trixie-slim@sha256:" + "4" * 64)
     assert (actions[0].action, actions[0].reason) == ("move", "rebuilt: new base image (sha256:444444444444)")
+
+
+def test_max_age_rebuilds_what_is_older():
+    import dataclasses
+    import datetime
+
+    now = datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC)
+    week = dataclasses.replace(target(), max_age=datetime.timedelta(days=7))
+    fresh = {t: dataclasses.replace(remote("22.10.1"), created=now - datetime.timedelta(days=2))
+             for t in week.tags}
+    assert {a.action for a in plan_tags(week, INPUTS, fresh, now=now)} == {"up to date"}
+    stale = {t: dataclasses.replace(r, created=now - datetime.timedelta(days=8)) for t, r in fresh.items()}
+    actions = plan_tags(week, INPUTS, stale, now=now)
+    assert (actions[0].action, actions[0].reason) == (
+        "move", "rebuilt: too old (built 2026-11-20; max_age 7d)")
+    assert {a.action for a in actions[1:]} == {"move"}
+    # without max_age, age does not matter
+    assert {a.action for a in plan_tags(target(), INPUTS, stale, now=now)} == {"up to date"}
