@@ -304,9 +304,8 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
                               "give each registry its own name")
         names.add(values["name"])
         # ECR without account/region: they come from AWS_REGION and STS at publish time.
-        if values["type"] == "ecr" and values["account"]:
-            if not re.fullmatch(r"\d{12}", values["account"]):
-                raise reader.fail(f"{key}.account", f"{values['account']!r} is not a 12-digit AWS account id",
-                                  "quote it as a string of 12 digits")
+        if values["type"] == "ecr" and values["account"] and not re.fullmatch(r"\d{12}", values["account"]):
+            raise reader.fail(f"{key}.account", f"{values['account']!r} is not a 12-digit AWS account id",
+                              "quote it as a string of 12 digits")
         result.append(Registry(**values))
     return tuple(result)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime
 import functools
 import shutil
 import tempfile
@@ -40,6 +41,7 @@ from python_on_whales.exceptions import DockerException
 from . import digests, log, registries, report
 from .build import Built, Maker
 from .errors import ConfigurationError, PipelineError, PublishError
+from .image import BASE_LABEL
 from .matrix import Registry
 from .plan import Plan, Target
 from .registries import ManifestCache, Session
@@ -154,6 +156,8 @@ class Publisher:
                     outcome.fail(str(error))
             return None
         decision = Decision(target, inputs, {}, {})
+        base = self.maker.labels(target)[BASE_LABEL]
+        now = datetime.datetime.now(datetime.UTC)
         with log.step(f"read {len(target.tags)} tags in {len(self.sessions)} registries"), \
                 concurrent.futures.ThreadPoolExecutor(READ_WORKERS) as pool:
             futures = {(s.name, tag): pool.submit(s.current, tag)
@@ -168,7 +172,7 @@ class Publisher:
         for session in self.sessions:
             if session.name not in decision.states:
                 continue
-            actions = plan_tags(target, inputs, decision.states[session.name])
+            actions = plan_tags(target, inputs, decision.states[session.name], base=base, now=now)
             decision.actions[session.name] = outcomes[session.name].actions = actions
             log.info(f"  {session.name}: " + (f"all {len(actions)} tags up to date"
                                               if all(a.action == CURRENT for a in actions)

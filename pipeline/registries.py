@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import json
 import re
 import subprocess
@@ -104,8 +105,13 @@ def current_from(info: ImageInfo) -> Current:
         version = Version.parse(common(image.VERSION_LABEL)) if common(image.VERSION_LABEL) else None
     except ValueError:
         version = None
+    try:
+        created = datetime.datetime.strptime(common(image.CREATED_LABEL), "%Y-%m-%dT%H:%M:%SZ") \
+            .replace(tzinfo=datetime.UTC)
+    except ValueError:
+        created = None
     return Current(digest=info.digest, platforms=info.platforms, version=version,
-                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL))
+                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL), created=created)
 
 
 # ----------------------------------------------------------------------------- one registry
