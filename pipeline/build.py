@@ -25,7 +25,7 @@ from typing import Any, cast
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import image, log, report, smoke
+from . import bases, image, log, report, smoke
 from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
 from .plan import Plan, Target
@@ -93,17 +93,18 @@ def cache_options(cache: str, scope: str) -> dict[str, dict[str, str]]:
 
 def build_image(docker: DockerClient, target: Target, context: Path, *, labels: Mapping[str, str],
                 platforms: Sequence[str], tags: Iterable[str] = (), load: bool = False,
-                cache: str = "", log_file: Path | None = None,
+                cache: str = "", log_file: Path | None = None, base: str = "",
                 dockerfiles: Path = image.DOCKERFILES) -> dict[str, Any]:
     """One buildx build of one target; returns buildx's metadata (digests, ...).
 
-    The image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two
-    builds of one target with the same labels are the same image. BuildError with the
-    failing step and the log's tail on failure.
+    base: the image to build FROM (NAME@DIGEST), else the target's base image by name. The
+    image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two builds
+    of one target with the same labels are the same image. BuildError with the failing
+    step and the log's tail on failure.
     """
     stage = image.variant(target.variant).stage
     created = labels.get(image.CREATED_LABEL, "")
-    build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": target.base_image}
+    build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": base or target.base_image}
     if created:
         build_args["SOURCE_DATE_EPOCH"] = str(_epoch(created))
     log.debug(f"docker buildx build {dockerfiles} --target {stage} --build-context sources={context} "
@@ -182,10 +183,13 @@ class Maker:
                                    base_digest=self.base_digest(target.base_image),
                                    dockerfiles=self.dockerfiles)
 
+    def base(self, target: Target) -> str:
+        """What to build FROM: the base image pinned to its digest, when known."""
+        digest = self.base_digest(target.base_image)
+        return f"{target.base_image.split('@')[0]}@{digest}" if digest else target.base_image
+
     def labels(self, target: Target) -> dict[str, str]:
-        base = self.base_digest(target.base_image)
-        return image.labels(target, self.inputs(target), self.provenance,
-                            base=f"{target.base_image}@{base}" if base else "")
+        return image.labels(target, self.inputs(target), self.provenance, base=self.base(target))
 
     def context(self, target: Target) -> Path:
         """The verified sources of target's release (fetched once per release and run)."""
@@ -221,6 +225,7 @@ class Maker:
                 with log.step(f"build {built.image}"):
                     build_image(docker, target, context, labels=self.labels(target),
                                 platforms=platforms, tags=[built.image], load=True, cache=self.cache,
+                                base=self.base(target),
                                 log_file=self.logs(target) / "build.log", dockerfiles=self.dockerfiles)
                 built.steps["build"] = time.monotonic() - step
                 built.size = docker.image.inspect(built.image).size or 0
@@ -249,10 +254,11 @@ def ordered(targets: Iterable[Target]) -> list[Target]:
     return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
 
 
-def maker_for(matrix: Matrix, options: Options) -> Maker:
-    """The Maker of a run: the matrix's sources, the run's options, this checkout's revision."""
+def maker_for(matrix: Matrix, options: Options, docker: DockerClient) -> Maker:
+    """The Maker of a run: the matrix's sources, the run's options, this checkout's revision,
+    base images pinned to their digests."""
     return Maker(sources=matrix.sources, out=options.out, image_name=options.image_name,
-                 cache=options.cache,
+                 cache=options.cache, base_digest=bases.Resolver(docker),
                  provenance=image.Provenance.from_environment(os.environ, git_revision()))
 
 
@@ -271,7 +277,7 @@ def run(matrix: Matrix, plan: Plan, options: Options) -> int:
                      + ("" if options.smoke else " (no smoke test)"))
         return 0
     docker = image.client()
-    maker = maker_for(matrix, options)
+    maker = maker_for(matrix, options, docker)
     results = [maker.make(docker, target, platforms(target), test=options.smoke)
                for target in ordered(plan.targets)]
     report.builds(results)

@@ -232,9 +232,10 @@ def _run_plan(args: argparse.Namespace) -> int:
     if args.outdated:
         from . import build, image, publish
 
-        maker = build.maker_for(matrix, build.Options(out=_out()))
+        docker = image.client()
+        maker = build.maker_for(matrix, build.Options(out=_out()), docker)
         reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
-                                   environ=os.environ, docker=image.client())
+                                   environ=os.environ, docker=docker)
         plan = Plan(tuple(t for t in plan.targets if t.id in reasons), plan.registries)
     if args.json:
         data = plan.as_json(per_platform=args.per_platform)
@@ -273,9 +274,9 @@ def _run_publish(args: argparse.Namespace) -> int:
 def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: publish.Options) -> int:
     from . import build, image, publish
 
-    return publish.run(plan, build.maker_for(matrix, build_options), options,
-                       base_dir=matrix.path.parent, environ=os.environ,
-                       docker=image.client())
+    docker = image.client()
+    return publish.run(plan, build.maker_for(matrix, build_options, docker), options,
+                       base_dir=matrix.path.parent, environ=os.environ, docker=docker)
 
 
 def _run_smoke(args: argparse.Namespace) -> int:
