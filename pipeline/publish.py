@@ -385,7 +385,15 @@ def select_registries(all_registries: Sequence[Registry], names: Sequence[str]) 
 
 def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
         environ: Mapping[str, str], docker: DockerClient) -> int:
-    """`pipeline publish` (and `pipeline build --push`)."""
+    """`pipeline publish` (and `pipeline build --push`): the run, its summary, its verdict."""
+    outcomes = execute(plan, maker, options, base_dir=base_dir, environ=environ, docker=docker)
+    report.publications(outcomes)
+    return check(outcomes)
+
+
+def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
+            environ: Mapping[str, str], docker: DockerClient) -> list[Outcome]:
+    """Connect, then publish every target in the chosen mode; the outcomes."""
     chosen = select_registries(plan.registries, options.registries)
     if not chosen:
         raise ConfigurationError(f"{base_dir / 'matrix.yaml'}: no registries to publish to; "
@@ -405,9 +413,7 @@ def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
             "merge": functools.partial(merge_target, directory=options.digests or Path("digests")),
         }
         handle = handlers[options.mode]
-        outcomes = publisher.run(plan, handle)
-    report.publications(outcomes)
-    return check(outcomes)
+        return publisher.run(plan, handle)
 
 
 def outdated(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,

@@ -26,7 +26,8 @@ import pytest
 import yaml
 from python_on_whales import DockerClient
 
-from pipeline import build, publish, registries
+from pipeline import publish, report
+from pipeline.build import Maker
 from pipeline.errors import SmokeError
 from pipeline.matrix import load
 from pipeline.plan import make_plan
@@ -123,31 +124,34 @@ def oci_entry(registry, name="local", **extra) -> dict:
     return {**entry, **extra}
 
 
-def version_smoke(docker, image, target, logs):
-    """A minimal real smoke test: the image runs and knows its version."""
-    out = docker.run(image, remove=True)
+def version_smoke(docker, image, target, platform, logs):
+    """A minimal real smoke test: the image runs (on that platform) and knows its version."""
+    out = docker.run(image, remove=True, platform=platform)
     if out.strip() != str(target.version):
         raise SmokeError(f"{image} says {out.strip()!r}, expected {target.version}")
 
 
-def make_builder(matrix, tiny, smoke=version_smoke) -> publish.Builder:
+def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: "") -> Maker:
     dockerfiles, context, digest = tiny
-    return publish.Builder(matrix=matrix, dockerfiles=dockerfiles, image_name="publish-test",
-                           smoke=smoke, prepare=lambda target: context,
-                           checksum=lambda release: digest)
+    return Maker(sources=matrix.sources, out=out, image_name="publish-test", smoke=smoke,
+                 dockerfiles=dockerfiles, prepare=lambda release, sources, dest: context,
+                 checksum=lambda release: digest, base_digest=base_digest)
 
 
 def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=version_smoke,
-                dry_run=False, variants=()):
+                dry_run=False, variants=(), out=None, cache=None, mode="publish", digests=None,
+                build_platform="", base_digest=lambda name: ""):
+    """publish.execute, as `pipeline publish` runs it, with the tiny image's Maker."""
     matrix = load(matrix_path, environ={})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs),
                      variants=list(variants))
-    environ = {} if environ is None else environ
-    with publish.connected(docker, plan.registries, base_dir=matrix_path.parent,
-                           environ=environ, dry_run=dry_run) as (client, sessions, unreachable):
-        outcomes = publish.publish(client, plan, sessions, make_builder(matrix, tiny, smoke),
-                                   unreachable=unreachable, dry_run=dry_run)
-    publish.report(outcomes)
+    out = out or matrix_path.parent / "out"
+    options = publish.Options(dry_run=dry_run, manifest_cache=cache, mode=mode, digests=digests,
+                              build_platform=build_platform)
+    outcomes = publish.execute(plan, make_maker(matrix, tiny, out, smoke, base_digest), options,
+                               base_dir=matrix_path.parent, environ={} if environ is None else environ,
+                               docker=docker)
+    report.publications(outcomes)
     return outcomes
 
 
