@@ -692,7 +692,8 @@ class Registry:
             hint = ("; give the registry's CA certificate (ca_cert)"
                     if self._verify is True else "")
             return RegistryError(f"{self.host}: TLS with {where} failed: certificate not "
-                                 f"trusted or not valid{hint}", transient=False)
+                                 f"trusted or not valid{hint}",
+                                 transient=is_transient_exception(error))
         kind = "timed out" if isinstance(error, requests.Timeout) else type(error).__name__
         return RegistryError(f"{self.host}: {method} {urlsplit(url).path}: no answer from "
                              f"{where} ({kind})", transient=is_transient_exception(error))
