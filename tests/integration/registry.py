@@ -2,8 +2,9 @@
 
 Debian's `docker-registry` (distribution 2.8) started on a free port with its own config and
 storage, optionally with htpasswd basic auth and TLS from a throwaway CA; a small TCP proxy
-that can "stop the registry" at a chosen moment of a push; and a reader of the registry's
-HTTP API that checks every tag points at a complete image.
+that can "stop the registry" at a chosen moment of a push; a reader of the registry's
+HTTP API that checks every tag points at a complete image; and a Docker-Hub-like HTTP front
+(HubStandIn: token auth, 401 for new repositories, pull-limit headers, faults on demand).
 
 Why the TLS registry listens on [::1]: dockerd treats registries that resolve into
 127.0.0.0/8 as insecure (it skips certificate checks), so a TLS registry on 127.0.0.1 would
@@ -13,15 +14,21 @@ machine: the registry listens on [::1] under a name written to /etc/hosts.
 
 from __future__ import annotations
 
+import base64
+import collections
 import contextlib
 import dataclasses
+import http.server
+import json
 import re
+import secrets
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -281,3 +288,287 @@ class CuttingProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+# ----------------------------------------------------------------------------- Docker Hub stand-in
+
+HUB_SERVICE = "registry.docker.io"
+HUB_WINDOW = 21600          # Docker Hub's pull-limit window, seconds (the `w=` of its headers)
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+
+
+@dataclasses.dataclass
+class Fault:
+    """What the next `times` matching requests get instead of an answer: a status (with
+    Retry-After when given), a dropped connection (status None), or a corrupted body."""
+
+    status: int | None
+    times: int
+    retry_after: str | None = None
+    kind: str | None = None          # only requests of this kind: manifest, blob, token, other
+    method: str | None = None
+    corrupt: bool = False
+
+
+@dataclasses.dataclass
+class _Grant:
+    user: str
+    access: set[tuple[str, str]]     # (repository, action)
+    expires: float
+
+
+class HubStandIn:
+    """Docker Hub's documented behaviour in front of a LocalRegistry that has no auth:
+
+    * Bearer token auth (Docker's token spec) with its own token endpoint, /token on the
+      same port: it checks the username and password (a wrong one gets 401
+      {"details": "incorrect username or password"}, as auth.docker.io answers), grants pull
+      everywhere and push only in the user's own namespace (`user/...`); anonymous tokens
+      pull only. Tokens live `token_seconds`.
+    * A repository that has no manifest yet answers every read (GET/HEAD of manifests, blobs,
+      tags) with 401 UNAUTHORIZED, even with a valid token (jupyterhub/binderhub#1664).
+    * Manifest responses carry `ratelimit-limit` / `ratelimit-remaining`; a GET of a
+      manifest is a pull, a HEAD is not; past the limit a GET gets 429 (docs.docker.com,
+      "Docker Hub pull usage and limits").
+    * On demand (`fail`, `drop`, `corrupt`): statuses such as 503 or 429 + Retry-After,
+      dropped connections, a damaged body.
+    * `counts`: requests received by (method, kind), kind in manifest/blob/token/other;
+      `answers`: (method, path, status) of each.
+    """
+
+    def __init__(self, upstream: LocalRegistry, *, username: str, password: str,
+                 token_seconds: int = 300, pull_limit: int = 100) -> None:
+        self.upstream = upstream
+        self.username = username
+        self.password = password
+        self.token_seconds = token_seconds
+        self.pull_limit = pull_limit
+        self.pulls_left = pull_limit
+        self.counts: collections.Counter = collections.Counter()
+        self.answers: list[tuple[str, str, int]] = []
+        self.created: set[str] = set()       # repositories with at least one manifest
+        self.faults: list[Fault] = []
+        self._grants: dict[str, _Grant] = {}
+        self._lock = threading.Lock()
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                hub._handle(self)
+
+            do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.realm = f"http://{self.host}/token"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- test controls
+
+    def fail(self, status: int, times: int = 1, *, retry_after: str | None = None,
+             kind: str | None = None, method: str | None = None) -> None:
+        with self._lock:
+            self.faults.append(Fault(status, times, retry_after, kind, method))
+
+    def drop(self, times: int = 1, *, kind: str | None = None, method: str | None = None) -> None:
+        with self._lock:
+            self.faults.append(Fault(None, times, kind=kind, method=method))
+
+    def corrupt(self, times: int = 1, *, kind: str | None = None) -> None:
+        with self._lock:
+            self.faults.append(Fault(200, times, kind=kind, method="GET", corrupt=True))
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self._grants.clear()
+
+    def statuses(self, method: str, kind: str) -> list[int]:
+        return [status for m, path, status in self.answers if m == method and _hub_kind(path) == kind]
+
+    # -- serving
+
+    def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        method, split = handler.command, urlsplit(handler.path)
+        kind = _hub_kind(split.path)
+        with self._lock:
+            self.counts[(method, kind)] += 1
+            fault = self._take_fault(method, kind)
+        if fault and fault.status is None:
+            handler.close_connection = True          # no answer at all
+            self.answers.append((method, split.path, 0))
+            return
+        if fault and not fault.corrupt:
+            code = "TOOMANYREQUESTS" if fault.status == 429 else "UNAVAILABLE"
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._reply(handler, fault.status, _errors(code, f"stand-in fault {fault.status}"), headers)
+            return
+        if split.path == "/token":
+            self._token(handler, split.query)
+            return
+        repository, action = _repository_action(method, split.path)
+        denied = self._check_token(handler, repository, action)
+        if denied:
+            self._reply(handler, 401, _errors("UNAUTHORIZED", "authentication required"),
+                        {"WWW-Authenticate": denied})
+            return
+        if repository and action == "pull" and repository not in self.created:
+            # Docker Hub: a repository that does not exist yet is "unauthorized", not unknown
+            self._reply(handler, 401, _errors("UNAUTHORIZED", "authentication required"),
+                        {"WWW-Authenticate": self._challenge(repository, "pull", "insufficient_scope")})
+            return
+        page = parse_qs(split.query)
+        if split.path.endswith("/tags/list") and method == "GET" and "n" in page:
+            self._tags_page(handler, repository, int(page["n"][0]), page.get("last", [""])[0])
+            return
+        extra = {}
+        if kind == "manifest" and method in ("GET", "HEAD"):
+            with self._lock:
+                if method == "GET" and self.pulls_left <= 0:
+                    limited = True
+                else:
+                    limited = False
+                    self.pulls_left -= 1 if method == "GET" else 0
+                left = self.pulls_left
+            extra = {"ratelimit-limit": f"{self.pull_limit};w={HUB_WINDOW}",
+                     "ratelimit-remaining": f"{left};w={HUB_WINDOW}"}
+            if limited:
+                self._reply(handler, 429, _errors(
+                    "TOOMANYREQUESTS", "You have reached your pull rate limit. You may increase "
+                    "the limit by authenticating and upgrading: "
+                    "https://www.docker.com/increase-rate-limits"), extra)
+                return
+        status = self._forward(handler, body, extra, corrupt=bool(fault and fault.corrupt))
+        if repository and kind == "manifest" and method == "PUT" and status == 201:
+            self.created.add(repository)
+
+    def _take_fault(self, method: str, kind: str) -> Fault | None:
+        for fault in self.faults:
+            if (fault.times > 0 and fault.kind in (None, kind)
+                    and fault.method in (None, method)):
+                fault.times -= 1
+                return fault
+        return None
+
+    def _token(self, handler, query: str) -> None:
+        params = parse_qs(query)
+        user = ""
+        header = handler.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            if (user, password) != (self.username, self.password):
+                self._reply(handler, 401, json.dumps(
+                    {"details": "incorrect username or password"}).encode())
+                return
+        access = set()
+        for scope in params.get("scope", []):
+            parts = scope.split(":")
+            if len(parts) != 3 or parts[0] != "repository":
+                continue
+            for action in parts[2].split(","):
+                if action == "pull" or (action == "push" and user
+                                        and parts[1].startswith(f"{user}/")):
+                    access.add((parts[1], action))
+        token = "hub-" + secrets.token_hex(16)
+        with self._lock:
+            self._grants[token] = _Grant(user, access, time.monotonic() + self.token_seconds)
+        self._reply(handler, 200, json.dumps({
+            "token": token, "access_token": token, "expires_in": self.token_seconds,
+            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode(),
+            {"Content-Type": "application/json"})
+
+    def _challenge(self, repository: str, action: str, error: str = "") -> str:
+        challenge = f'Bearer realm="{self.realm}",service="{HUB_SERVICE}"'
+        if repository:
+            challenge += f',scope="repository:{repository}:{action}"'
+        return challenge + (f',error="{error}"' if error else "")
+
+    def _check_token(self, handler, repository: str, action: str) -> str:
+        """"" when the request may go on, else the WWW-Authenticate challenge to answer."""
+        header = handler.headers.get("Authorization", "")
+        with self._lock:
+            grant = self._grants.get(header[7:]) if header.startswith("Bearer ") else None
+        if grant is None or grant.expires < time.monotonic():
+            return self._challenge(repository, action)
+        if repository and (repository, action) not in grant.access:
+            return self._challenge(repository, action, "insufficient_scope")
+        return ""
+
+    def _tags_page(self, handler, repository: str, n: int, last: str) -> None:
+        """tags/list?n=&last= as the OCI spec has it (lexical order, a Link to the next page);
+        distribution 2.8 itself ignores n."""
+        upstream = requests.get(f"{self.upstream.url}/v2/{repository}/tags/list", timeout=30)
+        if upstream.status_code != 200:
+            self._reply(handler, upstream.status_code, upstream.content)
+            return
+        after = [tag for tag in sorted(upstream.json().get("tags") or []) if tag > last]
+        headers = {"Content-Type": "application/json"}
+        if len(after) > n:
+            headers["Link"] = (f'</v2/{repository}/tags/list?n={n}&last={after[n - 1]}>; '
+                               'rel="next"')
+        self._reply(handler, 200, json.dumps({"name": repository, "tags": after[:n]}).encode(),
+                    headers)
+
+    def _forward(self, handler, body: bytes, extra: dict, *, corrupt: bool) -> int:
+        headers = {key: value for key, value in handler.headers.items()
+                   if key.lower() in ("accept", "content-type", "content-length")}
+        headers["Host"] = self.host          # distribution builds Location URLs from it
+        upstream = requests.request(handler.command, self.upstream.url + handler.path,
+                                    headers=headers, data=body or None, allow_redirects=False,
+                                    stream=True, timeout=60)
+        content = b"" if handler.command == "HEAD" else upstream.raw.read(decode_content=False)
+        upstream.close()
+        if corrupt and content:
+            content = content[:-1] + bytes([content[-1] ^ 0xFF])
+        reply = {key: value for key, value in upstream.headers.items()
+                 if key.lower() not in _HOP_BY_HOP}
+        if "Location" in reply:
+            reply["Location"] = reply["Location"].replace(self.upstream.url, f"http://{self.host}")
+        if handler.command == "HEAD":
+            reply["Content-Length"] = upstream.headers.get("Content-Length", "0")
+        self._reply(handler, upstream.status_code, content, {**reply, **extra})
+        return upstream.status_code
+
+    def _reply(self, handler, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+        headers = dict(headers or {})
+        handler.send_response(status)
+        headers.setdefault("Content-Length", str(len(body)))
+        if body and "Content-Type" not in headers:
+            headers["Content-Type"] = "application/json"
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if body and handler.command != "HEAD":
+            handler.wfile.write(body)
+        self.answers.append((handler.command, urlsplit(handler.path).path, status))
+
+
+def _hub_kind(path: str) -> str:
+    if path == "/token":
+        return "token"
+    if "/manifests/" in path:
+        return "manifest"
+    if "/blobs/" in path:
+        return "blob"
+    return "other"
+
+
+def _repository_action(method: str, path: str) -> tuple[str, str]:
+    """('someone/asterisk', 'pull' or 'push') of a /v2/ path; ('', …) for /v2/ itself."""
+    match = re.match(r"/v2/(.+?)/(manifests|blobs|tags)/", path)
+    return (match.group(1) if match else "", "pull" if method in ("GET", "HEAD") else "push")
+
+
+def _errors(code: str, message: str) -> bytes:
+    return json.dumps({"errors": [{"code": code, "message": message}]}).encode()
