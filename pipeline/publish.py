@@ -47,7 +47,6 @@ from .plan import Plan, Target
 from .registries import ManifestCache, Session
 from .tags import CURRENT, MOVE, Current, TagAction, describe, full_tag_changes, plan_tags
 
-READ_WORKERS = 8
 MODES = ("publish", "by-digest", "merge")
 
 
@@ -158,14 +157,17 @@ class Publisher:
         decision = Decision(target, inputs, {}, {})
         base = self.maker.labels(target)[BASE_LABEL]
         now = datetime.datetime.now(datetime.UTC)
+
+        def read(session: Session) -> dict[str, Current | None]:
+            return {tag: session.current(tag) for tag in target.tags}
+
+        # the registries side by side; one registry's requests one after the other
         with log.step(f"read {len(target.tags)} tags in {len(self.sessions)} registries"), \
-                concurrent.futures.ThreadPoolExecutor(READ_WORKERS) as pool:
-            futures = {(s.name, tag): pool.submit(s.current, tag)
-                       for s in self.sessions for tag in target.tags}
+                concurrent.futures.ThreadPoolExecutor(max(1, len(self.sessions))) as pool:
+            futures = {s.name: pool.submit(read, s) for s in self.sessions}
             for session in self.sessions:
                 try:
-                    decision.states[session.name] = {tag: futures[session.name, tag].result()
-                                                     for tag in target.tags}
+                    decision.states[session.name] = futures[session.name].result()
                 except PipelineError as error:
                     log.error(str(error))
                     outcomes[session.name].fail(f"{session.name}: {target.id}: {error}")

@@ -38,6 +38,7 @@ from .tags import Current
 from .versions import Version
 
 DOCKER_HUB_API = "registry-1.docker.io"
+BACKOFF = 2.0      # seconds before the first retry of a transient failure; doubled each time
 KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, image.BASE_LABEL,
                image.CREATED_LABEL)
 
@@ -207,7 +208,8 @@ def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], c
         immutable = False
     host, repository = api_location(registry)
     _SECRETS.add(password)
-    api = distribution.Registry(host, username=username, password=password, ca_cert=ca_cert)
+    api = distribution.Registry(host, username=username, password=password, ca_cert=ca_cert,
+                                backoff=BACKOFF)
     if username:
         with log.step(f"login {registry.name} ({host}) as {username}"):
             api.check_login(repository, push=not read_only)
