@@ -214,6 +214,9 @@ def _publish_opts(args: argparse.Namespace) -> publish.Options:
         mode, directory = "by-digest", args.by_digest
     elif getattr(args, "merge", None):
         mode, directory = "merge", args.merge
+        if not directory.is_dir():
+            raise ConfigurationError(f"--merge {directory}: no such directory (where the build jobs' "
+                                     "digest files were downloaded)")
     elif getattr(args, "build_platform", None):
         raise ConfigurationError("--build-platform goes with --by-digest DIR")
     if getattr(args, "build_platform", None):

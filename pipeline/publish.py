@@ -40,6 +40,7 @@ from python_on_whales.exceptions import DockerException
 
 from . import digests, log, registries, report
 from .build import Built, Maker
+from .distribution import AuthError
 from .errors import ConfigurationError, PipelineError, PublishError
 from .image import BASE_LABEL
 from .matrix import Registry
@@ -168,6 +169,14 @@ class Publisher:
             for session in self.sessions:
                 try:
                     decision.states[session.name] = futures[session.name].result()
+                except AuthError as error:
+                    if not (self.dry_run and not session.api.username):
+                        log.error(str(error))
+                        outcomes[session.name].fail(f"{session.name}: {target.id}: {error}")
+                        continue
+                    log.warning(f"{session.name}: cannot read {session.registry.image} without "
+                                "credentials; showing what a first publish would do")
+                    decision.states[session.name] = dict.fromkeys(target.tags)
                 except PipelineError as error:
                     log.error(str(error))
                     outcomes[session.name].fail(f"{session.name}: {target.id}: {error}")
@@ -400,9 +409,6 @@ def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
     if not chosen:
         raise ConfigurationError(f"{base_dir / 'matrix.yaml'}: no registries to publish to; "
                                  "add a 'registries:' list")
-    if options.mode == "merge" and options.digests and not options.digests.is_dir() and not options.dry_run:
-        raise ConfigurationError(f"--merge {options.digests}: no such directory (the build jobs' "
-                                 "digest files go there)")
     cache = ManifestCache(options.manifest_cache)
     with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
                    dry_run=options.dry_run) as (sessions, unreachable):

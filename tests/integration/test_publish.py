@@ -412,9 +412,10 @@ def test_an_up_to_date_run_sends_no_counted_docker_hub_request(docker, hub, plai
 # ----------------------------------------------------------------------------- the CI split
 
 def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry, tiny, tmp_path):
-    """The real CLI as the workflow runs it: one `--by-digest` job per platform (build, smoke,
-    push that platform's tested manifest by digest, no tag), then `--merge` makes the index
-    and moves the tags; a platform missing refuses the target; a rerun does nothing."""
+    """As the workflow runs it: one `--by-digest` job per platform (build, smoke, push that
+    platform's tested manifest by digest, no tag: publish.execute in that mode, with the
+    tiny image's Maker), then the real CLI's `--merge` makes the index and moves the tags;
+    a platform missing refuses the target; a rerun does nothing."""
     from pytest_httpserver import HTTPServer
 
     dockerfiles, context, digest = tiny
@@ -427,11 +428,9 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
         digests = tmp_path / "digests"
         env = {"PIPELINE_OUT": str(tmp_path / "out")}
         for platform in PLATFORMS:
-            result = cli(["publish", "--matrix", str(matrix_path), "--variant", "plain",
-                          "--image", IMAGE_NAME, "--by-digest", str(digests), "--build-platform",
-                          platform], cwd=tmp_path, env=env, dockerfiles=dockerfiles)
-            assert result.returncode == 0, result.stderr
-            assert "pushed by digest" in result.stderr
+            [job] = run_publish(docker, matrix_path, tiny, variants=["plain"], mode="by-digest",
+                                digests=digests, build_platform=platform)
+            assert job.status == "pushed by digest", job.reason
             assert plain_registry.tags(REPO) == []       # no tag before the merge
             pushed = json.loads((digests / "22.10.1" / "local" / platform.replace("/", "-")).read_text())
             assert pushed["platform"] == platform
@@ -453,7 +452,8 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
             assert plain_registry.complete(REPO, tag)[1] == PLATFORMS
         result = cli(merge, cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0 and "| up to date |" in result.stderr, result.stderr
-        result = cli(["plan", "--matrix", str(matrix_path), "--outdated", "--json"], cwd=tmp_path,
+        result = cli(["plan", "--matrix", str(matrix_path), "--variant", "plain", "--outdated", "--json"],
+                     cwd=tmp_path,
                      env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"include": []}
