@@ -227,7 +227,7 @@ class Rehearsal:
         for name, value in VARS.items():
             command += ["--var", f"{name}={value}"]
         result = subprocess.run(self.as_user(["env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]),
-                                cwd=clone, capture_output=True, text=True, timeout=timeout)
+                                cwd=clone, capture_output=True, text=True, timeout=timeout, check=False)
         run = Run(result.returncode, result.stdout + result.stderr, {}, [], clone)
         for entry in run.entries():
             if "jobResult" in entry:

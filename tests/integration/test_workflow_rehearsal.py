@@ -27,8 +27,13 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.registry import start_registry
-from tests.integration.rehearsal import (SECRETS, VARS, Rehearsal, dispatch_event,
-                                         schedule_event)
+from tests.integration.rehearsal import (
+    SECRETS,
+    VARS,
+    Rehearsal,
+    dispatch_event,
+    schedule_event,
+)
 
 PUBLISH = ".github/workflows/publish.yml"
 CACHE_VARIABLES = ["ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL",
@@ -132,7 +137,7 @@ def runner_user(docker):
     if not (venv / "bin" / "python").exists():
         subprocess.run(["runuser", "-u", RUNNER_USER, "--", "/usr/bin/python3", "-m", "venv", str(venv)],
                        check=True)
-    result = subprocess.run(probe, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(probe, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return RUNNER_USER, venv
 
