@@ -83,7 +83,11 @@ def cache_options(cache: str, scope: str) -> dict[str, dict[str, str]]:
         spec = dict(item.split("=", 1) for item in cache.split(","))
         if spec.get("type") == "gha":
             spec.setdefault("scope", scope)
-        return {"cache_from": dict(spec), "cache_to": {**spec, "mode": "max"}}
+        # mode and ignore-error are export options (BuildKit reads them on cache-to only). A
+        # cache backend that fails (GitHub's answers 429 when busy) must not fail the build:
+        # BuildKit only logs a failed import, and ignore-error=true does the same for an export.
+        cache_from = {key: value for key, value in spec.items() if key not in ("mode", "ignore-error")}
+        return {"cache_from": cache_from, "cache_to": {"mode": "max", "ignore-error": "true", **spec}}
     directory = Path(cache) / scope
     options = {"cache_to": {"type": "local", "dest": str(directory), "mode": "max"}}
     if directory.exists():

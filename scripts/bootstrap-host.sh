@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Prepares a Debian 12 host (as root, no stdin) to build, smoke-test and publish the
-# Asterisk images: a Docker engine with buildx and multi-platform support, arm64
-# emulation, and the tools the pipeline and its tests use.
+# Prepares a host (as root, no stdin) to build, smoke-test and publish the Asterisk
+# images: a Docker engine with buildx and multi-platform support, arm64 emulation, and
+# the tools the pipeline and its tests use. Hosts: Debian 12, Debian 13, Ubuntu 24.04
+# (read from /etc/os-release; anything else stops with what to install by hand).
 #
 # Usage: scripts/bootstrap-host.sh [--stand-ins]
 #   --stand-ins  also prepare offline stand-ins, for machines without internet (this
-#                project's dev machines and CI; not for a real host): the base image
-#                debian:bookworm-slim (linux/amd64 + linux/arm64) made with debootstrap,
-#                and a local HTTP mirror of the upstream downloads on 127.0.0.1:8088.
+#                project's dev machines and CI; not for a real host; Debian hosts only):
+#                the base image debian:bookworm-slim (linux/amd64 + linux/arm64) made
+#                with debootstrap, and a local HTTP mirror of the upstream downloads on
+#                127.0.0.1:8088.
 #
 # Idempotent: each step checks first and does nothing when already done, so a rerun
 # takes seconds. A Docker engine that already works with buildx (e.g. a GitHub runner)
@@ -21,10 +23,15 @@ stand_ins=0
 for arg in "$@"; do
     case $arg in
         --stand-ins) stand_ins=1 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $arg (usage: $0 [--stand-ins])" ;;
     esac
 done
+host_distro
+choose_packages
+if [ "$stand_ins" = 1 ] && [ "$DISTRO" = ubuntu-24.04 ]; then
+    die "--stand-ins is not supported on $DISTRO_NAME: the stand-ins come from Debian (the Asterisk source package of sid, debootstrapped base images); use a Debian 12 or 13 host, or run without --stand-ins (real downloads)"
+fi
 [ "$(id -u)" = 0 ] || die "run as root"
 exec </dev/null
 start=$SECONDS
@@ -39,23 +46,24 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 docker_works() { docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
-host_pkgs=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
-           openssl curl ca-certificates debootstrap postgresql xz-utils bzip2 shellcheck)
+step "host: $DISTRO_NAME ($DISTRO)"
 
 compose_works() { docker compose version >/dev/null 2>&1; }
 
-# 1. apt sources for trixie/sid (pinned low), only when something must come from there:
-#    Docker 26 + buildx, compose v2, the Asterisk source package (--stand-ins).
-if ! docker_works || ! compose_works || ! command -v kustomize >/dev/null || [ "$stand_ins" = 1 ]; then
-    "$here/apt-sources.sh"
+# 1. Debian's newer suites (pinned low), only when something must come from there: on
+#    Debian 12 Docker 26 + buildx, compose v2, kustomize; on any Debian the Asterisk
+#    source package of sid (--stand-ins).
+if { [ ${#EXTRA_SUITES[@]} -gt 0 ] && { ! docker_works || ! compose_works || ! command -v kustomize >/dev/null; }; } \
+        || [ "$stand_ins" = 1 ]; then
+    "$here/apt-sources.sh" "${EXTRA_SUITES[@]}"
 fi
 
 # 2. Docker engine 26 + buildx, with the containerd image store (multi-platform --load).
 if docker_works; then
     step "docker: engine and buildx already working; leaving Docker alone"
 else
-    apt_install -t trixie docker.io docker-cli
-    apt_install -t sid docker-buildx
+    apt_install "${ENGINE_PKGS[@]}"
+    apt_install "${BUILDX_PKGS[@]}"
     want='{"features":{"containerd-snapshotter":true}}'
     if [ "$(cat /etc/docker/daemon.json 2>/dev/null || true)" != "$want" ]; then
         step "docker: writing /etc/docker/daemon.json (containerd image store)"
@@ -70,23 +78,26 @@ ready engine-ready
 
 # 3. arm64 emulation: binfmt_misc mounted, qemu handler registered (with the F flag,
 #    so it also works inside containers).
-if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
+#    BINFMT_DIR: another directory only for tests/integration/test_setup.py, whose
+#    containers must not touch the host's handlers.
+binfmt=${BINFMT_DIR:-/proc/sys/fs/binfmt_misc}
+if ! mountpoint -q "$binfmt"; then
     step "binfmt: mounting binfmt_misc"
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    mount -t binfmt_misc binfmt_misc "$binfmt"
 fi
 apt_install qemu-user-static binfmt-support
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+if [ ! -e "$binfmt/qemu-aarch64" ]; then
     step "binfmt: registering qemu-aarch64"
     update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --import qemu-aarch64
-    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "could not register the qemu-aarch64 binfmt handler"
+    [ -e "$binfmt/qemu-aarch64" ] || die "could not register the qemu-aarch64 binfmt handler"
 fi
 step "binfmt: qemu-aarch64 registered"
 
 # 4. Tools for the pipeline and the tests (only what is missing).
-apt_install "${host_pkgs[@]}"
-if ! compose_works; then apt_install -t trixie docker-compose; fi
-# kustomize renders the Kubernetes examples for their validation test (trixie has it).
-if ! command -v kustomize >/dev/null; then apt_install -t trixie kustomize; fi
+apt_install "${TOOL_PKGS[@]}"
+if ! compose_works; then apt_install "${COMPOSE_PKGS[@]}"; fi
+# kustomize renders the Kubernetes examples for their validation test.
+if ! command -v kustomize >/dev/null; then apt_install "${KUSTOMIZE_PKGS[@]}"; fi
 # postgresql is installed but must not run as a service: tests start their own.
 if command -v pg_lsclusters >/dev/null; then
     while read -r ver name _port status _rest; do

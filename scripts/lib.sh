@@ -59,3 +59,67 @@ apt_install() {
     apt_retry apt-get install -y -q --no-install-recommends "${target[@]}" $missing \
         || die "apt-get install ${target[*]} $missing failed"
 }
+
+# ----------------------------------------------------------------------------- the host
+
+# What is supported, said when something else is found.
+SUPPORTED_HOSTS="Debian 12 (bookworm), Debian 13 (trixie) and Ubuntu 24.04 (noble)"
+ELSEWHERE="elsewhere, install Docker >= 25 with buildx and compose v2, qemu-user-static, sipp (sip-tester), docker-registry and PostgreSQL yourself, then: python3 -m venv .venv && .venv/bin/pip install -e '.[test]'"
+
+# os_release_field NAME FILE: the value of NAME in an os-release(5) file, unquoted.
+os_release_field() {
+    sed -n "s/^$1=//p" "$2" | head -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"
+}
+
+# host_distro: sets DISTRO (debian-12, debian-13 or ubuntu-24.04) and DISTRO_NAME from
+# /etc/os-release, or stops with one line naming what was found and what is supported.
+host_distro() {
+    local file=/etc/os-release id version
+    [ -r "$file" ] || file=/usr/lib/os-release
+    [ -r "$file" ] || die "no /etc/os-release: cannot tell which distribution this is; supported: $SUPPORTED_HOSTS ($ELSEWHERE)"
+    id=$(os_release_field ID "$file")
+    version=$(os_release_field VERSION_ID "$file")
+    DISTRO_NAME=$(os_release_field PRETTY_NAME "$file")
+    DISTRO_NAME=${DISTRO_NAME:-$id $version}
+    case "$id:$version" in
+        debian:12) DISTRO=debian-12 ;;
+        debian:13) DISTRO=debian-13 ;;
+        ubuntu:24.04) DISTRO=ubuntu-24.04 ;;
+        *) die "unsupported host: $DISTRO_NAME (ID=$id VERSION_ID=${version:-none} in $file); supported: $SUPPORTED_HOSTS; $ELSEWHERE" ;;
+    esac
+}
+
+# choose_packages: the apt packages of each part for $DISTRO. An array starting with
+# `-t SUITE` takes them from that suite (Debian 12 only: its own Docker 20.10 cannot build
+# multi-platform images, compose v2 and kustomize are newer than bookworm).
+#   EXTRA_SUITES   suites apt-sources.sh adds, pinned low, for the packages above
+#   ENGINE_PKGS    Docker engine and CLI;  BUILDX_PKGS  the buildx plugin
+#   COMPOSE_PKGS   compose v2;  KUSTOMIZE_PKGS  kustomize;  TOOL_PKGS  everything else
+# shellcheck disable=SC2034  # used by bootstrap-host.sh
+choose_packages() {
+    TOOL_PKGS=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
+               openssl curl ca-certificates debootstrap postgresql xz-utils bzip2 shellcheck)
+    case $DISTRO in
+        debian-12)
+            EXTRA_SUITES=(trixie sid)
+            ENGINE_PKGS=(-t trixie docker.io docker-cli)
+            BUILDX_PKGS=(-t sid docker-buildx)
+            COMPOSE_PKGS=(-t trixie docker-compose)
+            KUSTOMIZE_PKGS=(-t trixie kustomize) ;;
+        debian-13)
+            EXTRA_SUITES=()
+            ENGINE_PKGS=(docker.io docker-cli)
+            BUILDX_PKGS=(docker-buildx)
+            COMPOSE_PKGS=(docker-compose)
+            KUSTOMIZE_PKGS=(kustomize) ;;
+        ubuntu-24.04)
+            # Ubuntu's docker.io carries the CLI; compose v2 is docker-compose-v2 there
+            # (docker-compose is the old Python compose v1).
+            EXTRA_SUITES=()
+            ENGINE_PKGS=(docker.io)
+            BUILDX_PKGS=(docker-buildx)
+            COMPOSE_PKGS=(docker-compose-v2)
+            KUSTOMIZE_PKGS=(kustomize) ;;
+        *) die "choose_packages: unknown DISTRO '$DISTRO'" ;;
+    esac
+}

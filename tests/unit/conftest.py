@@ -14,3 +14,12 @@ def no_outside_world(monkeypatch):
 
     monkeypatch.setattr(subprocess.Popen, "__init__", forbidden)
     monkeypatch.setattr(socket.socket, "connect", forbidden)
+
+
+@pytest.fixture(autouse=True)
+def not_in_github_actions(monkeypatch):
+    """The same results on a GitHub runner as here: no `::error::` annotations, no step
+    summary, no repository URL from the runner's variables (the ci.yml rehearsal in
+    tests/integration/test_workflow_rehearsal.py runs these tests as a runner does)."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_REPOSITORY", "GITHUB_SERVER_URL"):
+        monkeypatch.delenv(name, raising=False)

@@ -48,7 +48,7 @@ def test_every_matrix_field_the_jobs_read_is_in_the_plan(plan_entries):
     jobs = plan_matrix_jobs(workflow("publish.yml"))
     assert list(jobs) == ["build"]
     used = set(re.findall(r"\bmatrix\.(\w+)", json.dumps(jobs["build"])))
-    assert {"runner", "version", "variant", "platform", "id", "platform_slug"} <= used
+    assert {"runner", "version", "variant", "platform", "id", "series", "platform_slug"} <= used
     for entry in plan_entries:
         assert used <= set(entry), f"not in the plan: {sorted(used - set(entry))}"
     assert {entry["runner"] for entry in plan_entries} == {"ubuntu-24.04", "ubuntu-24.04-arm"}
@@ -120,6 +120,7 @@ def test_the_plan_job_commands_parse(spec):
 
 def test_the_build_job_command_for_every_plan_entry(plan_entries):
     build = workflow("publish.yml")["jobs"]["build"]
+    caches = set()
     for entry in plan_entries:
         context = {f"matrix.{key}": str(value) for key, value in entry.items()}
         [argv] = [argv for env, run in run_scripts(build)
@@ -133,7 +134,11 @@ def test_the_build_job_command_for_every_plan_entry(plan_entries):
         # Not --platform: the plan (and so the inputs digest in the image labels) must keep
         # every platform of the target; --build-platform picks the one this job builds.
         assert args.platform == []
-        assert args.cache == f"type=gha,scope=asterisk-{entry['id']}-{entry['platform_slug']}"
+        scope = f"asterisk-{entry['series']}-{entry['variant']}-{entry['platform_slug']}"
+        assert args.cache == f"type=gha,scope={scope},mode=max,ignore-error=true"
+        caches.add(args.cache)
+    # Each job its own scope: jobs sharing one would replace each other's cache index.
+    assert len(caches) == len(plan_entries)
 
 
 def test_the_merge_job_command(plan_entries):

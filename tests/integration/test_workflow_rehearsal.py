@@ -1,0 +1,170 @@
+"""The workflows rehearsed offline with act, on GitHub's real event payloads (see
+rehearsal.py for what act runs, what the stand-ins do, and the two rehearsal changes).
+
+- A scheduled publish run starts every job: plan, one build job per matrix entry, merge
+  (on GitHub the schedule payload has no `repository` object; a condition reading
+  `github.event.repository.default_branch` skipped plan, and build and merge with it).
+- A manual run publishes from the default branch, and from another branch runs nothing.
+- The build job's steps pass as an unprivileged user in the docker group, as GitHub's
+  `runner` user, with a Python that user can run (the host's, not root's pyenv).
+- The Actions cache step exports the cache's runtime variables and never the OIDC token
+  request pair; the AWS step gets the role and region from `vars`.
+- ci.yml's lint and unit jobs pass on a push and on a pull request.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.registry import start_registry
+from tests.integration.rehearsal import (
+    SECRETS,
+    VARS,
+    Rehearsal,
+    dispatch_event,
+    schedule_event,
+)
+
+PUBLISH = ".github/workflows/publish.yml"
+CACHE_VARIABLES = ["ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL",
+                   "ACTIONS_CACHE_SERVICE_V2"]
+# The unprivileged user the build job's steps run as (GitHub's runners use `runner`).
+RUNNER_USER = "pipeline-runner"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, mirror):
+    registry = start_registry(tmp_path_factory.mktemp("rehearsal-registry"),
+                              username=SECRETS["DOCKERHUB_USERNAME"], password=SECRETS["DOCKERHUB_TOKEN"])
+    yield registry
+    registry.stop()
+
+
+def workdir(user: str | None = None) -> Path:
+    """A directory outside /tmp/pytest-of-root (mode 700), so another user can work in it."""
+    path = Path(tempfile.mkdtemp(prefix="workflow-rehearsal-"))
+    path.chmod(0o755)
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
+
+
+@pytest.fixture
+def rehearsal(registry):
+    home = workdir()
+    yield Rehearsal(home=home, registry_host=registry.host)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def build_entries(run) -> int:
+    return len(run.jobs.get("build", []))
+
+
+def check_cache_export(run, jobs: int) -> None:
+    exported = [call[2] for call in run.calls if call[:2] == ["github-script", "export"]]
+    assert sorted(exported) == sorted(CACHE_VARIABLES * jobs), exported
+    assert not [call for call in run.calls if any("ACTIONS_ID_TOKEN" in field for field in call)]
+
+
+# ----------------------------------------------------------------------------- publish.yml
+
+def test_a_scheduled_run_starts_every_job(rehearsal):
+    rehearsal.prepare(branch="main")
+    run = rehearsal.act("schedule", schedule_event(PUBLISH))
+    assert run.jobs.get("plan") == ["success"], run.text()[-4000:]
+    entries = build_entries(run)
+    assert entries >= 1 and run.jobs["build"] == ["success"] * entries, run.text()[-4000:]
+    assert run.jobs["merge"] == ["success"], run.text()[-4000:]
+    assert run.returncode == 0
+    # Each build job got the cache variables (only those) and the AWS role from `vars`.
+    check_cache_export(run, entries)
+    aws = [call for call in run.calls if call[0] == "configure-aws-credentials"]
+    assert aws == [["configure-aws-credentials", VARS["AWS_ROLE_ARN"], VARS["AWS_REGION"]]] * (entries + 1)
+    # The build jobs' install step asked for the smoke test's packages.
+    installs = [call for call in run.calls if call[0] == "sudo" and "install" in call[2]]
+    assert len(installs) == entries and all("sip-tester postgresql" in call[2] for call in installs)
+    # The merge job tags every target the plan resolved (a dry run: "would publish").
+    assert "would publish" in run.text()
+
+
+def test_a_manual_run_from_the_default_branch_publishes(rehearsal):
+    rehearsal.prepare(branch="main")
+    run = rehearsal.act("workflow_dispatch", dispatch_event(PUBLISH, "main", {"spec": "lts"}))
+    assert run.jobs.get("plan") == ["success"], run.text()[-4000:]
+    # `lts` is one version: its two variants on two platforms.
+    assert run.jobs.get("build") == ["success"] * 4, run.text()[-4000:]
+    assert run.jobs.get("merge") == ["success"]
+    assert run.returncode == 0
+
+
+def test_a_manual_run_from_another_branch_publishes_nothing(rehearsal):
+    rehearsal.prepare(branch="try-something")
+    run = rehearsal.act("workflow_dispatch", dispatch_event(PUBLISH, "try-something", {"spec": ""}))
+    assert run.returncode == 0, run.text()[-4000:]
+    assert run.jobs == {}, run.jobs   # plan skipped by its condition, build and merge with it
+    assert run.calls == []
+
+
+# ----------------------------------------------------------------------------- as GitHub's runner user
+
+@pytest.fixture(scope="module")
+def runner_user(docker):
+    """An unprivileged user in the docker group (created once, kept) with a venv of the
+    pipeline's dependencies made from the host's Python (/usr/bin/python3: root's pyenv
+    Python is not readable by other users)."""
+    try:
+        pwd.getpwnam(RUNNER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-m", RUNNER_USER], check=True)
+    if RUNNER_USER not in grp.getgrnam("docker").gr_mem:
+        subprocess.run(["usermod", "-aG", "docker", RUNNER_USER], check=True)
+    home = Path(pwd.getpwnam(RUNNER_USER).pw_dir)
+    venv = home / ".cache" / "pipeline-rehearsal-venv"
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    probe = ["runuser", "-u", RUNNER_USER, "--", str(venv / "bin" / "python"), "-m", "pip", "install",
+             "--quiet", "--disable-pip-version-check", *dependencies]
+    if not (venv / "bin" / "python").exists():
+        subprocess.run(["runuser", "-u", RUNNER_USER, "--", "/usr/bin/python3", "-m", "venv", str(venv)],
+                       check=True)
+    result = subprocess.run(probe, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return RUNNER_USER, venv
+
+
+def test_the_build_job_runs_as_an_unprivileged_user(registry, runner_user):
+    user, venv = runner_user
+    home = workdir(user)
+    try:
+        rehearsal = Rehearsal(home=home, registry_host=registry.host, user=user, python=venv)
+        rehearsal.prepare(branch="main")
+        run = rehearsal.act("workflow_dispatch", dispatch_event(PUBLISH, "main", {"spec": "lts"}))
+        assert run.jobs.get("build") == ["success"] * 4, run.text()[-6000:]
+        assert run.jobs.get("plan") == ["success"] and run.jobs.get("merge") == ["success"]
+        # Every recorded step ran as that user: the sudo stand-in records who called it.
+        callers = {call[1] for call in run.calls if call[0] == "sudo"}
+        assert callers == {user}, run.calls
+        check_cache_export(run, 4)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- ci.yml
+
+@pytest.mark.parametrize("job", ["lint", "unit"])
+def test_ci_checks_pass_on_a_push(rehearsal, job):
+    rehearsal.prepare(branch="main", publish_changes=False)
+    run = rehearsal.act("push", {"ref": "refs/heads/main", "repository": {"default_branch": "main"}},
+                        workflow="ci.yml", job=job)
+    runs = {"lint": 1, "unit": 2}[job]    # unit: Python 3.11 and 3.13
+    assert run.jobs == {job: ["success"] * runs}, run.text()[-6000:]
