@@ -20,6 +20,7 @@ Two things differ from GitHub and are set here on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -117,10 +118,8 @@ class Run:
     def entries(self) -> list[dict]:
         found = []
         for line in self.output.splitlines():
-            try:
+            with contextlib.suppress(json.JSONDecodeError):   # act's own lines, not JSON
                 found.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
         return found
 
     def text(self) -> str:
