@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import RELEASES_FILE, ROOT
+from tests.integration.conftest import MIRROR, TEST_IMAGE
 from tests.integration.registry import start_registry
 from tests.integration.rehearsal import (
     SECRETS,
@@ -90,12 +91,60 @@ def test_a_scheduled_run_starts_every_job(rehearsal):
     # Each build job got the cache variables (only those) and the AWS role from `vars`.
     check_cache_export(run, entries)
     aws = [call for call in run.calls if call[0] == "configure-aws-credentials"]
-    assert aws == [["configure-aws-credentials", VARS["AWS_ROLE_ARN"], VARS["AWS_REGION"]]] * (entries + 1)
+    assert aws == [["configure-aws-credentials", VARS["AWS_ROLE_ARN"], VARS["AWS_REGION"]]] * (entries + 2)
+    # plan and merge keep the manifest cache between runs; the build jobs turn on the
+    # containerd image store (the tested image is then pushed byte for byte)
+    assert [c[0] for c in run.calls if c[0].startswith("cache-")] == [
+        "cache-restore", "cache-save", "cache-restore", "cache-save"]
+    daemon = [c[2] for c in run.calls if c[0] == "sudo" and ("daemon.json" in c[2] or "restart docker" in c[2])]
+    assert len(daemon) == 3 * entries, daemon
     # The build jobs' install step asked for the smoke test's packages.
     installs = [call for call in run.calls if call[0] == "sudo" and "install" in call[2]]
     assert len(installs) == entries and all("sip-tester postgresql" in call[2] for call in installs)
     # The merge job tags every target the plan resolved (a dry run: "would publish").
     assert "would publish" in run.text()
+
+
+def fill_registry(clone: Path, registry, docker, work: Path) -> int:
+    """The registry the rehearsal's matrix publishes to, holding every tag of every target,
+    up to date: tiny images carrying the labels (version, inputs digest) the real build of
+    each target would carry. Returns the number of tags."""
+    from pipeline import build, distribution
+    from pipeline.matrix import load
+    from pipeline.plan import make_plan
+    from pipeline.releases import ReleaseIndex
+    from tests.integration.tiny_image import tiny_sources
+
+    matrix = load(clone / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}",
+                                                  "PIPELINE_MIRROR": MIRROR})
+    plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources))
+    maker = build.maker_for(matrix, build.Options(out=work / "out"), docker)
+    dockerfiles, context, _ = tiny_sources(work / "tiny")
+    api = distribution.Registry(registry.host, username=registry.username, password=registry.password)
+    repository = f"{registry.host}/asterisk".split("/", 1)[1]
+    tags = 0
+    for target in plan.targets:
+        local = f"{TEST_IMAGE}-rehearsal:{target.id}"
+        build.build_image(docker, target, context, labels=maker.labels(target), platforms=target.platforms,
+                          tags=[local], load=True, dockerfiles=dockerfiles, base=maker.base(target))
+        docker.image.save(local, output=work / "image.tar")
+        pushed = distribution.push_saved_image(api, repository, work / "image.tar", tag=target.id)
+        index = api.get_manifest(repository, pushed.digest)
+        for tag in target.tags:
+            api.put_manifest(repository, tag, index)
+            tags += 1
+        docker.image.remove(local)
+    return tags
+
+
+def test_an_up_to_date_scheduled_run_starts_only_the_plan_job(rehearsal, registry, docker, tmp_path):
+    """Nothing out of date: one job runs (the plan, HEAD requests only), no build, no merge
+    (issue 11.3)."""
+    clone = rehearsal.prepare(branch="main")
+    assert fill_registry(clone, registry, docker, tmp_path) > 0
+    run = rehearsal.act("schedule", schedule_event(PUBLISH))
+    assert run.jobs == {"plan": ["success"]}, run.text()[-4000:]
+    assert run.returncode == 0
 
 
 def test_a_manual_run_from_the_default_branch_publishes(rehearsal):
