@@ -43,7 +43,6 @@ STANDINS = Path(__file__).parent / "workflow_standins"
 # The actions the workflows use, each mapped to its stand-in (OWNER/REPO@REF=DIR).
 ACTIONS = {
     "actions/setup-python@v6": "setup-python",
-    "docker/setup-buildx-action@v4": "setup-buildx-action",
     "actions/github-script@v8": "github-script",
     "aws-actions/configure-aws-credentials@v6": "configure-aws-credentials",
     "actions/upload-artifact@v6": "upload-artifact",
