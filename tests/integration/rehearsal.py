@@ -47,7 +47,7 @@ ACTIONS = {
     "aws-actions/configure-aws-credentials@v6": "configure-aws-credentials",
     "actions/upload-artifact@v6": "upload-artifact",
     "actions/download-artifact@v7": "download-artifact",
-    "actions/cache@v4": "cache",          # actions/cache/restore@v4 and actions/cache/save@v4
+    "actions/cache@v5": "cache",          # actions/cache/restore@v5 and actions/cache/save@v5
 }
 RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm"]
 SECRETS = {"DOCKERHUB_USERNAME": "hub-user", "DOCKERHUB_TOKEN": "Hub-t0ken-not-shown"}
