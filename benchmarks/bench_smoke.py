@@ -41,7 +41,7 @@ from python_on_whales.exceptions import DockerException
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section  # noqa: E402
-from pipeline import build  # noqa: E402
+from pipeline import image  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.smoke import parse, rtp, run_smoke, sipp  # noqa: E402
 from pipeline.smoke.instance import HOST_ADDRESS, Instance  # noqa: E402
@@ -581,7 +581,7 @@ def main() -> None:
     parser.add_argument("--no-wait", action="store_true",
                         help=f"do not wait for the load average to drop below {LOAD_LIMIT}")
     args = parser.parse_args()
-    docker = build.client()
+    docker = image.client()
     images = {"plain": args.plain, "opus": args.opus}
     command = "python benchmarks/bench_smoke.py"
 

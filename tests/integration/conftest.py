@@ -54,25 +54,18 @@ TEST_IMAGE = os.environ.get("PIPELINE_TEST_IMAGE_NAME", "asterisk-test")
 @pytest.fixture(scope="session")
 def lts_build(docker, mirror, tmp_path_factory):
     """The outcome of `pipeline build lts`: exit code, output, and the two image refs."""
-    from pipeline import build
     from pipeline.cli import main
     from tests.conftest import ROOT
 
     given = os.environ.get("PIPELINE_TEST_IMAGE_PLAIN"), os.environ.get("PIPELINE_TEST_IMAGE_OPUS")
-    if all(given):
-        return {"code": 0, "plain": given[0], "opus": given[1], "out": build.OUT}
     out = tmp_path_factory.mktemp("lts-build")
-    saved = os.environ.get("PIPELINE_MIRROR"), build.OUT
-    os.environ["PIPELINE_MIRROR"], build.OUT = mirror, out
-    try:
+    if all(given):
+        return {"code": 0, "plain": given[0], "opus": given[1], "out": out}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIPELINE_MIRROR", mirror)
+        patch.setenv("PIPELINE_OUT", str(out))
         code = main(["build", "lts", "--platform", "linux/amd64", "--image", TEST_IMAGE,
                      "--matrix", str(ROOT / "matrix.yaml")])
-    finally:
-        build.OUT = saved[1]
-        if saved[0] is None:
-            os.environ.pop("PIPELINE_MIRROR", None)
-        else:
-            os.environ["PIPELINE_MIRROR"] = saved[0]
     return {"code": code, "plain": f"{TEST_IMAGE}:22.10.1", "opus": f"{TEST_IMAGE}:22.10.1-opus",
             "out": out}
 

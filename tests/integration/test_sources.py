@@ -73,7 +73,7 @@ def test_a_tampered_tarball_is_refused_before_any_build(tampered_upstream, docke
                                                         tmp_path, capsys):
     monkeypatch.delenv("PIPELINE_MIRROR", raising=False)
     monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
-    monkeypatch.setattr("pipeline.build.OUT", tmp_path / "out")
+    monkeypatch.setenv("PIPELINE_OUT", str(tmp_path / "out"))
     code = main(["build", "22.x", "--matrix", str(tampered_upstream), "--image", "tamper-test"])
     err = capsys.readouterr().err
     assert code == 7
