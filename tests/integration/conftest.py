@@ -13,10 +13,17 @@ MIRROR = os.environ.get("PIPELINE_MIRROR", "http://127.0.0.1:8088")
 BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:bookworm-slim")
 
 
+# Fixtures that compile Asterisk: a test using one of them (directly or through another
+# fixture) is slow, whatever its module says, so `pytest -m "not slow"` compiles nothing.
+COMPILING_FIXTURES = {"lts_build", "images"}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+        if COMPILING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
