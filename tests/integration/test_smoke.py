@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 import types
 import xml.etree.ElementTree as ET
@@ -23,6 +26,7 @@ from pipeline import smoke
 from pipeline.errors import SmokeError
 from pipeline.smoke import postgres
 from pipeline.smoke.instance import CONFIG, LABEL
+from tests.conftest import ROOT
 from tests.integration.conftest import require
 
 pytestmark = pytest.mark.slow
@@ -138,6 +142,74 @@ def test_two_runs_at_once_do_not_collide(docker, smoke_images, tools, tmp_path):
                 for variant in VARIANTS}
         outcomes = {variant: failed(job.result()) for variant, job in jobs.items()}
     assert outcomes == {"plain": {}, "opus": {}}
+
+
+# ---- as GitHub's unprivileged runner -------------------------------------------------------
+# GitHub's build job runs as the `runner` user, in the docker group, without root or any
+# capability. The smoke suite must pass that way with nothing granted on the host.
+RUNNER = os.environ.get("PIPELINE_TEST_RUNNER_USER", "pipeline-runner")
+
+
+@pytest.fixture(scope="session")
+def as_runner(tmp_path_factory):
+    """Runs `pipeline ARGS...` as an unprivileged user in the docker group; returns the
+    finished process and the directory its logs went to.
+
+    As root: the user RUNNER (created if missing, added to the docker group), with a copy
+    of this checkout installed into a venv of /usr/bin/python3 under a directory it can
+    read (the default python3 may live under /root, out of its reach). Not as root: this
+    user already is one, and runs this checkout's CLI.
+    """
+    if os.geteuid() != 0:
+        def run_as_self(args: list[str]) -> tuple[subprocess.CompletedProcess, Path]:
+            logs = tmp_path_factory.mktemp("runner-logs")
+            result = subprocess.run([sys.executable, "-m", "pipeline", *args, "--logs", str(logs)],
+                                    cwd=ROOT, capture_output=True, text=True, timeout=600)
+            return result, logs
+        yield run_as_self
+        return
+
+    assert subprocess.run(["getent", "group", "docker"], capture_output=True).returncode == 0, \
+        "no docker group: the smoke test as an unprivileged user needs one"
+    if subprocess.run(["id", "-u", RUNNER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-m", RUNNER], check=True)
+    subprocess.run(["usermod", "-aG", "docker", RUNNER], check=True)
+    home = Path(tempfile.mkdtemp(prefix="pipeline-runner-"))
+    try:
+        source = home / "src"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        shutil.copytree(ROOT / "pipeline", source / "pipeline",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["/usr/bin/python3", "-m", "venv", str(home / "venv")], check=True)
+        subprocess.run([str(home / "venv" / "bin" / "pip"), "install", "--quiet", str(source)],
+                       check=True, capture_output=True, text=True)
+        subprocess.run(["chmod", "-R", "a+rX", str(home)], check=True)
+
+        def run_as_runner(args: list[str]) -> tuple[subprocess.CompletedProcess, Path]:
+            work = Path(tempfile.mkdtemp(prefix="work-", dir=home))
+            shutil.chown(work, RUNNER)
+            logs = work / "logs"
+            command = shlex.join([str(home / "venv" / "bin" / "pipeline"), *args,
+                                  "--logs", str(logs)])
+            result = subprocess.run(["su", RUNNER, "-s", "/bin/sh", "-c",
+                                     f"cd {shlex.quote(str(work))} && id -Gn && {command}"],
+                                    capture_output=True, text=True, timeout=600)
+            return result, logs
+        yield run_as_runner
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_check_passes_as_an_unprivileged_user(smoke_images, tools, as_runner, variant):
+    """`pipeline smoke` as GitHub's runner would run it: no root, no capability."""
+    result, logs = as_runner(["smoke", smoke_images[variant]])
+    output = result.stdout + result.stderr
+    assert "root" not in result.stdout.split("\n")[0].split(), "the runner must not be root"
+    assert result.returncode == 0, f"pipeline smoke failed as {RUNNER}:\n{output[-4000:]}"
+    assert junit_cases(logs) == {name: True for name in smoke.check_names("both")}
 
 
 # ---- broken cases make the smoke step fail, with the reason -----------------------------
