@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -34,13 +36,21 @@ CONFIG = Path(__file__).resolve().parent / "data" / "config"
 PASSWORD_TOKEN = "@SMOKE_PASSWORD@"
 APPENDED = {"extensions.conf", "extensions.lua"}   # added to the image's file of that name
 HOST_ADDRESS = "127.0.0.1"                          # where sipp and the published ports are
-LABEL = "org.asterisk-pipeline.smoke"
+LABEL = "org.asterisk-pipeline.smoke"              # its value: the owner (see `owner`)
+OWNER_VARIABLE = "PIPELINE_SMOKE_OWNER"
 BOOT_TIMEOUT = 20.0
 MISSING = "pipeline-smoke: no such file"
 
 
 class CheckFailed(SmokeError):
     """One check failed; the message says why."""
+
+
+def owner() -> str:
+    """Whose smoke containers these are, for a clean-up on a shared host that must remove
+    its own only: $PIPELINE_SMOKE_OWNER (e.g. a CI job or a test session), else this host
+    and process."""
+    return os.environ.get(OWNER_VARIABLE) or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def local_nets_except(subnet: str, gateway: str) -> list[str]:
@@ -162,7 +172,7 @@ class Instance:
         self.started = datetime.datetime.now(datetime.timezone.utc)
         try:
             docker.run(image, detach=True, name=self.name, envs=self.env(), volumes=volumes,
-                       labels={LABEL: "1"}, **options)
+                       labels={LABEL: owner()}, **options)
         except DockerException as error:
             raise CheckFailed(f"docker run failed: {_docker_error(error)}") from None
 

@@ -25,7 +25,7 @@ import pytest
 from pipeline import smoke
 from pipeline.errors import SmokeError
 from pipeline.smoke import postgres
-from pipeline.smoke.instance import CONFIG, LABEL
+from pipeline.smoke.instance import CONFIG, LABEL, OWNER_VARIABLE
 from tests.conftest import ROOT
 from tests.integration.conftest import require
 
@@ -48,39 +48,59 @@ def tools():
         postgres.tool(name)   # SmokeError (a failure, not a skip) when PostgreSQL is missing
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_runs():
+    """This module's smoke runs, and no one else's on this host: their files under one
+    directory (TMPDIR, also for the unprivileged user's runs) and their containers labelled
+    with one owner (PIPELINE_SMOKE_OWNER), so a clean-up never touches another run's."""
+    root = Path(tempfile.mkdtemp(prefix="smoke-tests-"))
+    root.chmod(0o1777)    # like /tmp: the unprivileged user's runs write here too
+    saved = {name: os.environ.get(name) for name in ("TMPDIR", OWNER_VARIABLE)}
+    os.environ["TMPDIR"] = str(root)
+    os.environ[OWNER_VARIABLE] = f"pytest-{os.getpid()}-{root.name}"
+    tempfile.tempdir = None   # read TMPDIR again
+    try:
+        yield root
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        tempfile.tempdir = None
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def smoke_containers() -> set[str]:
-    """Names of the smoke test's containers (one atomic `docker ps`)."""
-    out = subprocess.run(["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"],
+    """Names of this module's smoke containers (one atomic `docker ps`)."""
+    out = subprocess.run(["docker", "ps", "-a", "--filter",
+                          f"label={LABEL}={os.environ[OWNER_VARIABLE]}", "--format", "{{.Names}}"],
                          capture_output=True, text=True, check=True).stdout
     return set(out.split())
 
 
 @pytest.fixture(autouse=True)
-def nothing_left_behind(docker):
-    # What exists before (e.g. another smoke run on this host) is not this test's.
-    before, sipps_before, servers_before = smoke_containers(), set(smoke_sipps()), set(pg_dirs())
+def nothing_left_behind(docker, own_runs):
     yield
-    leftovers = smoke_containers() - before
+    leftovers = smoke_containers()
     for name in leftovers:
-        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
     assert not leftovers, f"containers left behind: {sorted(leftovers)}"
-    sipps = set(smoke_sipps()) - sipps_before
+    sipps = smoke_sipps(own_runs)
     assert not sipps, f"sipp processes left behind: {sipps}"
-    servers = set(pg_dirs()) - servers_before
+    servers = list(own_runs.glob("pipeline-smoke-pg-*"))
     assert not servers, f"PostgreSQL directories left behind: {servers}"
 
 
-def pg_dirs() -> list[Path]:
-    return list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pipeline-smoke-pg-*"))
-
-
-def smoke_sipps() -> list[str]:
-    """sipp processes started by the smoke test (they run in its work directories)."""
-    pids = subprocess.run(["pgrep", "-x", "sipp"], capture_output=True, text=True).stdout.split()
+def smoke_sipps(root: Path) -> list[str]:
+    """sipp processes started by this module's smoke runs (they run in work directories
+    under `root`)."""
+    pids = subprocess.run(["pgrep", "-x", "sipp"], capture_output=True, text=True,
+                          check=False).stdout.split()
     mine = []
     for pid in pids:
         try:
-            if "pipeline-smoke-" in os.readlink(f"/proc/{pid}/cwd"):
+            if os.readlink(f"/proc/{pid}/cwd").startswith(f"{root}/"):
                 mine.append(pid)
         except OSError:
             continue   # ended meanwhile
@@ -150,56 +170,69 @@ def test_two_runs_at_once_do_not_collide(docker, smoke_images, tools, tmp_path):
 RUNNER = os.environ.get("PIPELINE_TEST_RUNNER_USER", "pipeline-runner")
 
 
-@pytest.fixture(scope="session")
-def as_runner(tmp_path_factory):
-    """Runs `pipeline ARGS...` as an unprivileged user in the docker group; returns the
-    finished process and the directory its logs went to.
+@pytest.fixture(scope="module")
+def as_runner(own_runs, tmp_path_factory):
+    """Runs `pipeline ARGS... --logs DIR` as an unprivileged user in the docker group;
+    returns the finished process and DIR.
 
     As root: the user RUNNER (created if missing, added to the docker group), with a copy
     of this checkout installed into a venv of /usr/bin/python3 under a directory it can
     read (the default python3 may live under /root, out of its reach). Not as root: this
     user already is one, and runs this checkout's CLI.
     """
+    sipp_binary = shutil.which("sipp")
+    assert sipp_binary, "sipp is not installed"
+    try:
+        capabilities = os.getxattr(sipp_binary, "security.capability")
+    except OSError:
+        capabilities = b""
+    assert not capabilities, f"{sipp_binary} has file capabilities (setcap): remove them " \
+                             "(`setcap -r`), the smoke test must pass without"
+
     if os.geteuid() != 0:
         def run_as_self(args: list[str]) -> tuple[subprocess.CompletedProcess, Path]:
             logs = tmp_path_factory.mktemp("runner-logs")
             result = subprocess.run([sys.executable, "-m", "pipeline", *args, "--logs", str(logs)],
-                                    cwd=ROOT, capture_output=True, text=True, timeout=600)
+                                    cwd=ROOT, capture_output=True, text=True, timeout=600,
+                                    check=False)
             return result, logs
         yield run_as_self
         return
 
-    assert subprocess.run(["getent", "group", "docker"], capture_output=True).returncode == 0, \
-        "no docker group: the smoke test as an unprivileged user needs one"
-    if subprocess.run(["id", "-u", RUNNER], capture_output=True).returncode != 0:
+    def as_user(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["su", RUNNER, "-s", "/bin/sh", "-c", command],
+                              capture_output=True, text=True, timeout=600, check=False)
+
+    docker_group = subprocess.run(["getent", "group", "docker"], capture_output=True, check=False)
+    assert docker_group.returncode == 0, "no docker group: this test needs one"
+    if subprocess.run(["id", "-u", RUNNER], capture_output=True, check=False).returncode != 0:
         subprocess.run(["useradd", "-m", RUNNER], check=True)
     subprocess.run(["usermod", "-aG", "docker", RUNNER], check=True)
-    home = Path(tempfile.mkdtemp(prefix="pipeline-runner-"))
-    try:
-        source = home / "src"
-        source.mkdir()
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy(ROOT / name, source / name)
-        shutil.copytree(ROOT / "pipeline", source / "pipeline",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        subprocess.run(["/usr/bin/python3", "-m", "venv", str(home / "venv")], check=True)
-        subprocess.run([str(home / "venv" / "bin" / "pip"), "install", "--quiet", str(source)],
-                       check=True, capture_output=True, text=True)
-        subprocess.run(["chmod", "-R", "a+rX", str(home)], check=True)
+    who = as_user("id -u; id -Gn; grep CapEff /proc/self/status").stdout.split("\n")
+    assert who[0] != "0" and "docker" in who[1].split(), who
+    assert who[2].split() == ["CapEff:", "0000000000000000"], f"{RUNNER} has capabilities: {who}"
 
-        def run_as_runner(args: list[str]) -> tuple[subprocess.CompletedProcess, Path]:
-            work = Path(tempfile.mkdtemp(prefix="work-", dir=home))
-            shutil.chown(work, RUNNER)
-            logs = work / "logs"
-            command = shlex.join([str(home / "venv" / "bin" / "pipeline"), *args,
-                                  "--logs", str(logs)])
-            result = subprocess.run(["su", RUNNER, "-s", "/bin/sh", "-c",
-                                     f"cd {shlex.quote(str(work))} && id -Gn && {command}"],
-                                    capture_output=True, text=True, timeout=600)
-            return result, logs
-        yield run_as_runner
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    home = Path(tempfile.mkdtemp(prefix="runner-", dir=own_runs))
+    source = home / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "pipeline", source / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(home / "venv")], check=True)
+    subprocess.run([str(home / "venv" / "bin" / "pip"), "install", "--quiet", str(source)],
+                   check=True, capture_output=True, text=True)
+    subprocess.run(["chmod", "-R", "a+rX", str(home)], check=True)
+
+    def run_as_runner(args: list[str]) -> tuple[subprocess.CompletedProcess, Path]:
+        work = Path(tempfile.mkdtemp(prefix="work-", dir=home))
+        shutil.chown(work, RUNNER)
+        logs = work / "logs"
+        command = shlex.join(["env", f"TMPDIR={own_runs}",
+                              f"{OWNER_VARIABLE}={os.environ[OWNER_VARIABLE]}",
+                              str(home / "venv" / "bin" / "pipeline"), *args, "--logs", str(logs)])
+        return as_user(f"cd {shlex.quote(str(work))} && {command}"), logs
+    yield run_as_runner   # own_runs removes `home`
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -207,7 +240,6 @@ def test_every_check_passes_as_an_unprivileged_user(smoke_images, tools, as_runn
     """`pipeline smoke` as GitHub's runner would run it: no root, no capability."""
     result, logs = as_runner(["smoke", smoke_images[variant]])
     output = result.stdout + result.stderr
-    assert "root" not in result.stdout.split("\n")[0].split(), "the runner must not be root"
     assert result.returncode == 0, f"pipeline smoke failed as {RUNNER}:\n{output[-4000:]}"
     assert junit_cases(logs) == {name: True for name in smoke.check_names("both")}
 
