@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import tempfile
 import time
 import types
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ import pytest
 from pipeline import smoke
 from pipeline.errors import SmokeError
 from pipeline.smoke import postgres
-from pipeline.smoke.instance import CONFIG, LABEL, OWNER_VARIABLE
+from pipeline.smoke.instance import CONFIG, LABEL, OWNER_VARIABLE, Instance
 from tests.conftest import ROOT
 from tests.integration.conftest import require
 
@@ -302,3 +304,151 @@ def test_a_missing_dialplan_extension_fails(docker, smoke_images, tools, tmp_pat
                                          r"in the dialplan"):
         smoke.raise_for_failures(smoke_images["plain"], results, tmp_path / "logs")
     assert "404 Not Found" in (tmp_path / "logs" / "audio-host" / "messages.log").read_text()
+
+
+# ---- each check fails for its own reason, and only that check ---------------------------
+
+def overlay(tmp_path: Path, edits: dict[str, Callable[[str], str]]) -> Path:
+    """The smoke additions (pipeline/smoke/data/config) with `edits`: relative path ->
+    function of the file's text (empty for a new file) giving the new text."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    for name, edit in edits.items():
+        path = config / name
+        old = path.read_text() if path.exists() else ""
+        new = edit(old)
+        assert new != old, f"the edit of {name} changed nothing"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new)
+    return config
+
+
+def replace(old: str, new: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert old in text, f"{old!r} is not in the smoke configuration any more"
+        return text.replace(old, new)
+    return edit
+
+
+def only_failure(results, name: str, network: str = "host") -> str:
+    """The detail of check `name`, which must be the only one of the run that failed."""
+    assert [r.name for r in results] == smoke.check_names(network)
+    failures = failed(results)
+    assert list(failures) == [name], failures
+    print(f"{name}: {failures[name]}")
+    return failures[name]
+
+
+ECHO = "exten => echo,1,Answer()\n same => n,Echo()\n"
+
+
+def test_audio_that_asterisk_never_sends_back_fails(docker, smoke_images, tools, tmp_path):
+    """Asterisk answers and receives the caller's RTP, but sends nothing back (for the smoke
+    endpoint only: the realtime endpoint's call to the same extension still echoes)."""
+    config = overlay(tmp_path, {"extensions.conf": replace(ECHO, (
+        "exten => echo,1,Answer()\n"
+        ' same => n,GotoIf($["${CHANNEL(endpoint)}" = "smoke"]?silent)\n'
+        " same => n,Echo()\n"
+        " same => n(silent),Wait(5)\n"))})
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+                              network="host", config=config)
+    detail = only_failure(results, "audio-host")
+    assert re.match(r"Asterisk echoed 0 of the (7[0-5]) RTP packets it received \(need ≥ 90%\)",
+                    detail), detail
+
+
+def test_audio_that_never_reaches_asterisk_fails(docker, smoke_images, tools, tmp_path,
+                                                  monkeypatch):
+    """The RTP range is not published (as if `-p` for it were forgotten): the caller's RTP
+    never reaches the container with published ports. On the plain image nothing else
+    there needs media (its Opus check expects the call refused)."""
+    publish = Instance.published
+    monkeypatch.setattr(Instance, "published", lambda self: publish(self)[:1])   # SIP only
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path,
+                              network="both")
+    detail = only_failure(results, "audio-published", "both")
+    assert detail.startswith("Asterisk received 0 of the 75 RTP packets sipp sent"), detail
+
+
+def test_a_lua_dialplan_without_the_extension_fails(docker, smoke_images, tools, tmp_path):
+    config = overlay(tmp_path, {"extensions.lua": replace('["lua"] = function',
+                                                          '["not-lua"] = function')})
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+                              network="host", config=config)
+    detail = only_failure(results, "lua-host")
+    assert "the call to 'lua' failed: extension 'lua' is not in the dialplan" in detail, detail
+    assert "404 Not Found" in detail, detail
+
+
+def test_a_broken_lua_dialplan_stops_asterisk_and_says_why(docker, smoke_images, tools, tmp_path):
+    """extensions.lua that Lua cannot parse: pbx_lua fails to load, and Asterisk with it."""
+    config = overlay(tmp_path, {"extensions.lua": replace('["lua"] = function',
+                                                          '["lua"] = functio')})
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+                              network="host", config=config)
+    failures = failed(results)
+    assert "Failed to load module pbx_lua.so" in failures.pop("boot-host")
+    assert failures["lua-host"].startswith("not run: the host container did not boot")
+    assert all(detail.startswith("not run:") for detail in failures.values()), failures
+    assert not any(name.endswith("default-config") for name in failures)
+
+
+def test_dtmf_read_as_another_digit_fails(docker, smoke_images, tools, tmp_path):
+    config = overlay(tmp_path, {"extensions.conf": replace(
+        'Set(DB(smoke/dtmf)=${IF($["${DIGIT}" = ""]?none:${DIGIT})})',
+        "Set(DB(smoke/dtmf)=$[(${DIGIT} + 1) % 10])")})
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+                              network="host", config=config)
+    detail = only_failure(results, "dtmf-host")
+    match = re.match(r"sent DTMF digit (\d) \(RFC 2833\), the dialplan read (\d)", detail)
+    assert match, detail
+    assert int(match.group(2)) == (int(match.group(1)) + 1) % 10, detail
+
+
+ANONYMOUS = """
+[anonymous]
+type = endpoint
+context = smoke
+disallow = all
+allow = alaw,ulaw
+"""
+OPEN_BY_ADDRESS = """
+[open]
+type = endpoint
+context = smoke
+disallow = all
+allow = alaw,ulaw
+
+[open]
+type = identify
+endpoint = open
+match = 127.0.0.1
+"""
+
+
+@pytest.mark.parametrize("intruder", [ANONYMOUS, OPEN_BY_ADDRESS], ids=["anonymous", "identify"])
+def test_a_configuration_that_lets_a_stranger_in_fails(docker, smoke_images, tools, tmp_path,
+                                                       intruder):
+    """An endpoint without authentication that takes requests from unknown users."""
+    config = overlay(tmp_path, {"pjsip.d/intruder.conf": lambda text: text + intruder})
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+                              network="host", config=config)
+    detail = only_failure(results, "closed-host")
+    assert re.match(r"INVITE from intruder-\w+ with a wrong password was accepted: 200 OK", detail), \
+        detail
+
+
+def test_realtime_with_another_password_in_the_database_fails(docker, smoke_images, tools,
+                                                              tmp_path, monkeypatch):
+    """The database holds another password than the one the caller registers with."""
+    add_endpoint = postgres.add_endpoint
+
+    def wrong_password(database, name, password, **options):
+        add_endpoint(database, name, password[::-1] + "x", **options)
+
+    monkeypatch.setattr(postgres, "add_endpoint", wrong_password)
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+                              network="host")
+    detail = only_failure(results, "realtime-host")
+    assert re.match(r"REGISTER of the database endpoint rt-\w+ failed: the credentials were "
+                    r"refused: .*401", detail), detail
