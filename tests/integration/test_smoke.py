@@ -51,10 +51,11 @@ def tools():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def own_runs():
+def own_runs(tmp_path_factory):
     """This module's smoke runs, and no one else's on this host: their files under one
     directory (TMPDIR, also for the unprivileged user's runs) and their containers labelled
     with one owner (PIPELINE_SMOKE_OWNER), so a clean-up never touches another run's."""
+    tmp_path_factory.getbasetemp()   # pytest's own directory stays where it was
     root = Path(tempfile.mkdtemp(prefix="smoke-tests-"))
     root.chmod(0o1777)    # like /tmp: the unprivileged user's runs write here too
     saved = {name: os.environ.get(name) for name in ("TMPDIR", OWNER_VARIABLE)}
