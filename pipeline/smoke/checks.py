@@ -15,14 +15,14 @@ What proves what:
 - lua: the same call to an extension that exists only in extensions.lua.
 - dtmf: a random digit, the RTP packets of sipp's RFC 2833 capture of it, must be the digit
   the dialplan's Read() stored in AstDB.
-
-No check needs privileges: sipp places the calls and streams the A-law audio over ordinary
-UDP sockets; the Opus and DTMF calls' RTP, which sipp 3.6.1 can send only through a raw
-socket, comes from the smoke test's own RTP peer (media.py), also an ordinary socket.
 - realtime: an endpoint that exists only as rows in PostgreSQL registers with digest
   authentication (200 OK, a contact in `pjsip show aor`) and places the audio call.
 - closed: INVITE and REGISTER from an unknown user, and as the test endpoint with a wrong
   password, get only 4xx answers; in the image's default configuration too.
+
+No check needs privileges: sipp places the calls and streams the A-law audio over ordinary
+UDP sockets; the Opus and DTMF calls' RTP, which sipp 3.6.1 can send only through a raw
+socket, comes from the smoke test's own RTP peer (media.py), also an ordinary socket.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ AUDIO_HOLD_MS = 1800        # the audio, then time for the last echoes to come b
 MIN_RATIO = 0.9
 OPUS_HOLD_MS = 1500
 OPUS_PRIME_PACKETS = 10     # 200 ms of Opus silence from the caller opens the media path
-OPUS_SETTLE_S = 0.6         # measured from here: priming over, Asterisk sends to sipp
+OPUS_SETTLE_S = 0.6         # measured from here: priming over, Asterisk sends to the caller
 OPUS_MIN_PACKETS = 15       # of ~40 that 0.8 s of 20 ms packets would be
 DTMF_AUDIO_PACKETS = 15     # A-law before the digit, as a phone sends
 DTMF_START_S = 0.5          # the digit's events begin here (the audio ends at 0.3 s)
