@@ -40,12 +40,14 @@ from . import media, parse, postgres, rtp, sipp
 from .instance import HOST_ADDRESS, CheckFailed, Instance
 
 AUDIO_PACKETS = 75          # 1.5 s of 20 ms A-law packets
-AUDIO_HOLD_MS = 1800        # the audio, then time for the last echoes to come back
+AUDIO_HOLD_MS = 2300        # the audio (sipp's rtp_stream starts up to 0.1 s late), then
+                            # time for a last channelstats sample after it (0.2-0.5 s each
+                            # on a busy machine)
 MIN_RATIO = 0.9
-OPUS_HOLD_MS = 1500
+OPUS_HOLD_MS = 2000        # long enough for two samples after OPUS_SETTLE_S when busy
 OPUS_PRIME_PACKETS = 10     # 200 ms of Opus silence from the caller opens the media path
 OPUS_SETTLE_S = 0.6         # measured from here: priming over, Asterisk sends to the caller
-OPUS_MIN_PACKETS = 15       # of ~40 that 0.8 s of 20 ms packets would be
+OPUS_MIN_PACKETS = 15       # of ~65 that 1.3 s of 20 ms packets would be
 DTMF_AUDIO_PACKETS = 15     # A-law before the digit, as a phone sends
 DTMF_START_S = 0.5          # the digit's events begin here (the audio ends at 0.3 s)
 DTMF_CAPTURES = [os.environ.get("PIPELINE_SIPP_PCAPS", ""), "/usr/share/sip-tester",
