@@ -124,6 +124,7 @@ class Instance:
     boot_seconds: float = 0.0
     _config_dir: Path | None = None
     _docker: DockerClient | None = None
+    _image: str = ""
 
     @property
     def target(self) -> str:
@@ -154,6 +155,7 @@ class Instance:
     def start(self, docker: DockerClient, image: str, *, password: str,
               overlay: Path | None = None) -> None:
         self._docker = docker
+        self._image = image
         self.name = f"pipeline-smoke-{self.label}-{secrets.token_hex(4)}"
         volumes: list[tuple[str, str]] = []
         if self.test_config:
@@ -228,7 +230,24 @@ class Instance:
             log.warning(f"could not remove container {self.name}: {_docker_error(error)}")
         finally:
             if self._config_dir:
-                shutil.rmtree(self._config_dir, ignore_errors=True)
+                self._remove_config_dir(self._config_dir)
+
+    def _remove_config_dir(self, directory: Path) -> None:
+        """The image's entrypoint gives the mounted /etc/asterisk to its asterisk user. Root
+        deletes it anyway; any other caller first takes it back through a container of the
+        image (as root in there), which needs no privilege on the host."""
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists() or not self._docker:
+            return
+        try:
+            self._docker.run(self._image, ["-R", f"{os.getuid()}:{os.getgid()}", "/config"],
+                             entrypoint="chown", user="0:0", remove=True,
+                             volumes=[(str(directory), "/config")], labels={LABEL: owner()})
+        except DockerException as error:
+            log.warning(f"could not take back {directory}: {_docker_error(error)}")
+        shutil.rmtree(directory, ignore_errors=True)
+        if directory.exists():
+            log.warning(f"could not remove {directory}")
 
 
 def last_complaint(log_text: str) -> str:

@@ -93,6 +93,8 @@ def nothing_left_behind(docker, own_runs):
     assert not sipps, f"sipp processes left behind: {sipps}"
     servers = list(own_runs.glob("pipeline-smoke-pg-*"))
     assert not servers, f"PostgreSQL directories left behind: {servers}"
+    configs = list(own_runs.glob("pipeline-smoke-etc-*"))
+    assert not configs, f"configuration directories left behind: {configs}"
 
 
 def smoke_sipps(root: Path) -> list[str]:
