@@ -37,7 +37,7 @@ import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -725,7 +725,7 @@ class _Layout:
         member = self.tar.extractfile(self._path(descriptor.digest))
         if member is None:
             raise PublishError(f"{self.archive}: blob {descriptor.digest} is not a file")
-        return member
+        return cast(BinaryIO, member)
 
     def image(self) -> Descriptor:
         try:

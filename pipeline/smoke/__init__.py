@@ -267,10 +267,10 @@ class _Realtime:
 
     def close(self) -> None:
         try:
-            if self.prepared and not self.server:
+            if self.prepared and not self.server and self.database:
                 postgres.drop(self.admin, self.database)
         except PipelineError as error:
-            log.warning(f"could not drop the smoke database {self.database.name}: {error}")
+            log.warning(f"could not drop the smoke database: {error}")
         finally:
             if self.server:
                 self.server.stop()

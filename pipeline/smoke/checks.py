@@ -4,20 +4,25 @@ raises CheckFailed with the reason when it does not.
 
 What proves what:
 - boot: `core waitfullybooted` answers, and PJSIP listens on ASTERISK_SIP_PORT.
-- audio: sipp sends a known number of A-law packets to Echo(); Asterisk's channel
-  statistics (`pjsip show channelstats`, sampled during the call) must show ≥ 90 % of them
-  received and ≥ 90 % of those sent back, towards the address and port in its SDP answer.
+- audio: sipp sends a known number of A-law packets to Echo() (its rtp_stream action);
+  Asterisk's channel statistics (`pjsip show channelstats`, sampled during the call) must
+  show ≥ 90 % of them received and ≥ 90 % of those sent back, towards the address and port
+  in its SDP answer.
 - opus: Milliwatt() produces signed-linear audio, so an Opus-only call needs Asterisk to
   encode Opus: the answer must be Opus only, the channel must transcode to Opus, and the
-  packets Asterisk sends must come back from sipp's RTP echo (so they reached sipp). On a
-  plain image the same call must end at once with "no translation path".
+  packets Asterisk sends must come back from the caller's RTP echo (so they reached the
+  caller). On a plain image the same call must end at once with "no translation path".
 - lua: the same call to an extension that exists only in extensions.lua.
-- dtmf: a random digit, replayed from sipp's RFC 2833 captures, must be the digit the
-  dialplan's Read() stored in AstDB.
+- dtmf: a random digit, the RTP packets of sipp's RFC 2833 capture of it, must be the digit
+  the dialplan's Read() stored in AstDB.
 - realtime: an endpoint that exists only as rows in PostgreSQL registers with digest
   authentication (200 OK, a contact in `pjsip show aor`) and places the audio call.
 - closed: INVITE and REGISTER from an unknown user, and as the test endpoint with a wrong
   password, get only 4xx answers; in the image's default configuration too.
+
+No check needs privileges: sipp places the calls and streams the A-law audio over ordinary
+UDP sockets; the Opus and DTMF calls' RTP, which sipp 3.6.1 can send only through a raw
+socket, comes from the smoke test's own RTP peer (media.py), also an ordinary socket.
 """
 
 from __future__ import annotations
@@ -32,16 +37,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..image import variant
-from . import parse, postgres, rtp, sipp
+from . import media, parse, postgres, rtp, sipp
 from .instance import HOST_ADDRESS, CheckFailed, Instance
 
 AUDIO_PACKETS = 75          # 1.5 s of 20 ms A-law packets
-AUDIO_HOLD_MS = 1800        # the audio, then time for the last echoes to come back
+AUDIO_HOLD_MS = 2300        # the audio (sipp's rtp_stream starts up to 0.1 s late), then
+                            # time for a last channelstats sample after it (0.2-0.5 s each
+                            # on a busy machine)
 MIN_RATIO = 0.9
-OPUS_HOLD_MS = 1500
+OPUS_HOLD_MS = 2000        # long enough for two samples after OPUS_SETTLE_S when busy
 OPUS_PRIME_PACKETS = 10     # 200 ms of Opus silence from the caller opens the media path
-OPUS_SETTLE_S = 0.6         # measured from here: priming over, Asterisk sends to sipp
-OPUS_MIN_PACKETS = 15       # of ~40 that 0.8 s of 20 ms packets would be
+OPUS_SETTLE_S = 0.6         # measured from here: priming over, Asterisk sends to the caller
+OPUS_MIN_PACKETS = 15       # of ~65 that 1.3 s of 20 ms packets would be
+DTMF_AUDIO_PACKETS = 15     # A-law before the digit, as a phone sends
+DTMF_START_S = 0.5          # the digit's events begin here (the audio ends at 0.3 s)
 DTMF_CAPTURES = [os.environ.get("PIPELINE_SIPP_PCAPS", ""), "/usr/share/sip-tester",
                  "/usr/share/sipp/pcap", "/usr/local/share/sipp/pcap"]
 
@@ -130,10 +139,10 @@ def _check_answer(call: sipp.SippCall, instance: Instance, codec: str) -> parse.
 def _echo_call(ctx: Context, instance: Instance, workdir: Path, *, service: str, caller: str,
                password: str) -> str:
     scenario = sipp.render("call", offer=sipp.PCMA_OFFER,
-                           media="\n".join([sipp.play("audio.pcap"), sipp.pause(AUDIO_HOLD_MS)]))
+                           media="\n".join([sipp.stream("audio.alaw"), sipp.pause(AUDIO_HOLD_MS)]))
     runner = sipp.Sipp(scenario, workdir, target=instance.target, ports=instance.ports,
                        service=service, caller=caller, user=caller, password=password,
-                       files={"audio.pcap": rtp.alaw_tone_pcap(AUDIO_PACKETS)})
+                       files={"audio.alaw": rtp.alaw_tone(AUDIO_PACKETS)})
     samples = _sample_stats(ctx, instance, runner, f"{caller}-", workdir.name)
     call = runner.wait()
     _require_ok(call, f"the call to '{service}'", instance, service)
@@ -182,12 +191,6 @@ def lua(ctx: Context, instance: Instance, workdir: Path) -> str:
 def opus(ctx: Context, instance: Instance, workdir: Path) -> str:
     if not variant(ctx.variant).transcodes_opus:
         return _opus_refused(ctx, instance, workdir)
-    scenario = sipp.render("call", offer=sipp.OPUS_OFFER,
-                           media="\n".join([sipp.play("prime.pcap"), sipp.pause(OPUS_HOLD_MS)]))
-    runner = sipp.Sipp(scenario, workdir, target=instance.target, ports=instance.ports,
-                       service="milliwatt", caller="smoke", user="smoke",
-                       password=ctx.password, rtp_echo=True,
-                       files={"prime.pcap": rtp.opus_silence_pcap(OPUS_PRIME_PACKETS)})
     channel: dict[str, str] = {}
 
     def inspect_channel(row: parse.ChannelStats) -> None:
@@ -196,8 +199,17 @@ def opus(ctx: Context, instance: Instance, workdir: Path) -> str:
             ctx.samples.setdefault(workdir.name, []).append(output)
             channel.update(parse.channel_fields(output))
 
-    samples = _sample_stats(ctx, instance, runner, "smoke-", workdir.name, inspect_channel)
-    call = runner.wait()
+    # The caller's media: Opus silence first, then every packet Asterisk sends, echoed.
+    with media.Peer(instance.ports.media, host=sipp.LOCAL_IP, echo=True) as peer:
+        scenario = sipp.render("call", offer=sipp.offer_at(sipp.OPUS_OFFER, peer.port),
+                               media=sipp.pause(OPUS_HOLD_MS))
+        runner = sipp.Sipp(scenario, workdir, target=instance.target, ports=instance.ports,
+                           service="milliwatt", caller="smoke", user="smoke",
+                           password=ctx.password)
+        peer.play(rtp.paced(rtp.opus_silence_rtp(OPUS_PRIME_PACKETS)), runner.answer_address,
+                  timeout=runner.timeout)
+        samples = _sample_stats(ctx, instance, runner, "smoke-", workdir.name, inspect_channel)
+        call = runner.wait()
     if not call.ok:
         translation = _translation_problem(instance)
         if translation:
@@ -211,13 +223,14 @@ def opus(ctx: Context, instance: Instance, workdir: Path) -> str:
                           f"(need ≥ {OPUS_MIN_PACKETS})")
     if echoed < MIN_RATIO * sent:
         raise CheckFailed(f"of the {sent} Opus packets Asterisk sent, {echoed} came back "
-                          f"from sipp's RTP echo (need ≥ {MIN_RATIO:.0%})")
+                          f"from the caller's RTP echo (need ≥ {MIN_RATIO:.0%}; the caller "
+                          f"received {peer.received} packets and echoed {peer.echoed})")
     transcode = channel.get("WriteTranscode", "")
     if "opus" not in transcode.lower() or not transcode.lower().startswith("yes"):
         raise CheckFailed(f"the channel does not transcode to Opus (WriteTranscode: "
                           f"{transcode or 'not shown'})")
     return (f"answered with Opus only; Milliwatt transcoded ({transcode}); of {sent} Opus "
-            f"packets Asterisk sent, {echoed} came back from sipp's echo")
+            f"packets Asterisk sent, {echoed} came back from the caller's echo")
 
 
 def opus_window(samples: list[tuple[float, parse.ChannelStats]]) -> tuple[int, int]:
@@ -273,20 +286,25 @@ def dtmf_capture(digit: str) -> bytes:
 def dtmf(ctx: Context, instance: Instance, workdir: Path) -> str:
     digit = random.choice("0123456789")
     instance.rx("database del smoke dtmf")
-    scenario = sipp.render("call-remote-bye", offer=sipp.PCMA_OFFER, bye_timeout=6000,
-                           media="\n".join([sipp.play("audio.pcap"), sipp.pause(500),
-                                            sipp.play("dtmf.pcap")]))
-    call = sipp.run(scenario, workdir, check=False, target=instance.target,
-                    ports=instance.ports, service="dtmf", caller="smoke", user="smoke",
-                    password=ctx.password,
-                    files={"audio.pcap": rtp.alaw_tone_pcap(15), "dtmf.pcap": dtmf_capture(digit)})
+    # The caller's media: a little A-law, then the digit's RFC 2833 events as captured.
+    schedule = (rtp.paced(rtp.alaw_tone_rtp(DTMF_AUDIO_PACKETS))
+                + rtp.capture_schedule(dtmf_capture(digit), start=DTMF_START_S))
+    with media.Peer(instance.ports.media, host=sipp.LOCAL_IP) as peer:
+        scenario = sipp.render("call-remote-bye", offer=sipp.offer_at(sipp.PCMA_OFFER, peer.port),
+                               bye_timeout=6000, media="")
+        runner = sipp.Sipp(scenario, workdir, target=instance.target, ports=instance.ports,
+                           service="dtmf", caller="smoke", user="smoke", password=ctx.password)
+        peer.play(schedule, runner.answer_address, timeout=runner.timeout)
+        call = runner.wait()
     _require_ok(call, "the DTMF call to 'dtmf'", instance, "dtmf")
     stored = instance.rx("database get smoke dtmf")
     match = re.search(r"Value:\s*(\S+)", stored)
     got = match.group(1) if match else "nothing"
     if got != digit:
+        sent = f"{peer.sent} of {len(schedule)} RTP packets sent"
         raise CheckFailed(f"sent DTMF digit {digit} (RFC 2833), the dialplan read {got} "
-                          f"(`database get smoke dtmf`: {stored.strip()})")
+                          f"(`database get smoke dtmf`: {stored.strip()}; {sent}"
+                          f"{': ' + peer.problem if peer.problem else ''})")
     return (f"digit {digit} sent as RFC 2833 events; Read() got {digit} (AstDB smoke/dtmf) "
             "and hung up")
 

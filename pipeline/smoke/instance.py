@@ -12,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from python_on_whales.exceptions import DockerException
 
@@ -34,13 +36,21 @@ CONFIG = Path(__file__).resolve().parent / "data" / "config"
 PASSWORD_TOKEN = "@SMOKE_PASSWORD@"
 APPENDED = {"extensions.conf", "extensions.lua"}   # added to the image's file of that name
 HOST_ADDRESS = "127.0.0.1"                          # where sipp and the published ports are
-LABEL = "org.asterisk-pipeline.smoke"
+LABEL = "org.asterisk-pipeline.smoke"              # its value: the owner (see `owner`)
+OWNER_VARIABLE = "PIPELINE_SMOKE_OWNER"
 BOOT_TIMEOUT = 20.0
 MISSING = "pipeline-smoke: no such file"
 
 
 class CheckFailed(SmokeError):
     """One check failed; the message says why."""
+
+
+def owner() -> str:
+    """Whose smoke containers these are, for a clean-up on a shared host that must remove
+    its own only: $PIPELINE_SMOKE_OWNER (e.g. a CI job or a test session), else this host
+    and process."""
+    return os.environ.get(OWNER_VARIABLE) or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def local_nets_except(subnet: str, gateway: str) -> list[str]:
@@ -51,7 +61,7 @@ def local_nets_except(subnet: str, gateway: str) -> list[str]:
     external address only for a peer outside local_net, and only when its own address is
     inside: so the container's network is local, except the gateway.
     """
-    network = ipaddress.ip_network(subnet, strict=False)
+    network: Any = ipaddress.ip_network(subnet, strict=False)   # IPv4 or IPv6, the gateway alike
     return [str(net) for net in sorted(network.address_exclude(
         ipaddress.ip_network(f"{gateway}/{network.max_prefixlen}")))]
 
@@ -114,6 +124,7 @@ class Instance:
     boot_seconds: float = 0.0
     _config_dir: Path | None = None
     _docker: DockerClient | None = None
+    _image: str = ""
 
     @property
     def target(self) -> str:
@@ -144,6 +155,7 @@ class Instance:
     def start(self, docker: DockerClient, image: str, *, password: str,
               overlay: Path | None = None) -> None:
         self._docker = docker
+        self._image = image
         self.name = f"pipeline-smoke-{self.label}-{secrets.token_hex(4)}"
         volumes: list[tuple[str, str]] = []
         if self.test_config:
@@ -161,7 +173,7 @@ class Instance:
                   f"SIP {self.ports.sip}, RTP {self.ports.rtp_start}-{self.ports.rtp_end})")
         try:
             docker.run(image, detach=True, name=self.name, envs=self.env(), volumes=volumes,
-                       labels={LABEL: "1"}, platform=self.platform, **options)
+                       labels={LABEL: owner()}, platform=self.platform, **options)
         except DockerException as error:
             raise CheckFailed(f"docker run failed: {_docker_error(error)}") from None
 
@@ -196,13 +208,13 @@ class Instance:
         """`asterisk -rx COMMAND` in the container (bounded by `timeout` seconds)."""
         assert self._docker
         log.debug(f"docker exec {self.name} asterisk -rx {command!r}")
-        return self._docker.container.execute(
-            self.name, ["timeout", str(timeout), "asterisk", "-rx", command])
+        return str(self._docker.container.execute(
+            self.name, ["timeout", str(timeout), "asterisk", "-rx", command]))
 
     def log(self, since: datetime.datetime | None = None) -> str:
         assert self._docker
         try:
-            return self._docker.container.logs(self.name, since=since)
+            return str(self._docker.container.logs(self.name, since=since))
         except DockerException as error:
             return f"(no container log: {_docker_error(error)})"
 
@@ -217,7 +229,24 @@ class Instance:
             log.warning(f"could not remove container {self.name}: {_docker_error(error)}")
         finally:
             if self._config_dir:
-                shutil.rmtree(self._config_dir, ignore_errors=True)
+                self._remove_config_dir(self._config_dir)
+
+    def _remove_config_dir(self, directory: Path) -> None:
+        """The image's entrypoint gives the mounted /etc/asterisk to its asterisk user. Root
+        deletes it anyway; any other caller first takes it back through a container of the
+        image (as root in there), which needs no privilege on the host."""
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists() or not self._docker:
+            return
+        try:
+            self._docker.run(self._image, ["-R", f"{os.getuid()}:{os.getgid()}", "/config"],
+                             entrypoint="chown", user="0:0", remove=True, platform=self.platform,
+                             volumes=[(str(directory), "/config")], labels={LABEL: owner()})
+        except DockerException as error:
+            log.warning(f"could not take back {directory}: {_docker_error(error)}")
+        shutil.rmtree(directory, ignore_errors=True)
+        if directory.exists():
+            log.warning(f"could not remove {directory}")
 
 
 def last_complaint(log_text: str) -> str:

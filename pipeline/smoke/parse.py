@@ -52,7 +52,7 @@ def channelstats(output: str) -> list[ChannelStats]:
 
 def channel_fields(output: str) -> dict[str, str]:
     """`core show channel NAME` as a mapping of its "Key: value" lines."""
-    fields = {}
+    fields: dict[str, str] = {}
     for line in output.splitlines():
         key, sep, value = line.partition(":")
         if sep and key.strip() and " " not in key.strip():
@@ -138,9 +138,9 @@ def parse_sdp(body: str) -> Sdp | None:
         if line.startswith("c=IN IP"):
             address = line.split()[-1]
         elif line.startswith("m=audio "):
-            fields = line.split()
-            port = int(fields[1])
-            payloads = tuple(int(pt) for pt in fields[3:] if pt.isdigit())
+            words = line.split()
+            port = int(words[1])
+            payloads = tuple(int(pt) for pt in words[3:] if pt.isdigit())
         elif line.startswith("a=rtpmap:"):
             pt, _, encoding = line[len("a=rtpmap:"):].partition(" ")
             if pt.isdigit():

@@ -2,7 +2,8 @@
 
 Each Asterisk container of a run gets one block of consecutive free ports, at a random
 even offset in a high range; the block holds Asterisk's SIP port, the RTP range published
-with -p, and the SIP and media ports of the sipp that calls it. Picking is pure (the
+with -p, the SIP and media ports of the sipp that calls it, and the port of the smoke
+test's own RTP peer (pipeline/smoke/media.py). Picking is pure (the
 probe is injected); `port_is_free` is the real probe.
 """
 
@@ -29,12 +30,13 @@ class Ports:
     rtp_end: int        # ASTERISK_RTP_END
     sipp: int           # sipp's local SIP port (-p)
     sipp_media: int     # sipp's media port (-mp); sipp also uses the next three
+    media: int = 0      # the smoke test's own RTP peer (Opus, DTMF calls); 0: any free port
 
     @classmethod
     def from_block(cls, base: int) -> Ports:
         if base % 2:
             raise ValueError(f"a port block starts on an even port, not {base}")
-        return cls(sip=base, sipp=base + 1, sipp_media=base + 4,
+        return cls(sip=base, sipp=base + 1, media=base + 2, sipp_media=base + 4,
                    rtp_start=base + RTP_OFFSET, rtp_end=base + BLOCK - 1)
 
     @property

@@ -70,11 +70,10 @@ def _run(args: list[str], *, env: dict[str, str] | None = None, input: str | Non
         done = subprocess.run(args, capture_output=True, text=True, input=input, timeout=timeout,
                               env={**os.environ, **(env or {})})
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise CommandError(f"{args[0]} failed: {error}", command=args) from None
+        raise CommandError(f"{args[0]} failed: {error}") from None
     if done.returncode != 0:
         raise CommandError(f"{Path(args[0]).name} failed (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip()[-2000:]}",
-                           command=args, returncode=done.returncode, output=done.stdout)
+                           f"{(done.stderr or done.stdout).strip()[-2000:]}")
     return done.stdout
 
 

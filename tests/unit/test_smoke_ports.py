@@ -10,7 +10,7 @@ from pipeline.smoke.ports import BLOCK, Ports, allocate, pick_block
 
 def test_block_layout():
     ports = Ports.from_block(30000)
-    assert (ports.sip, ports.sipp, ports.sipp_media) == (30000, 30001, 30004)
+    assert (ports.sip, ports.sipp, ports.media, ports.sipp_media) == (30000, 30001, 30002, 30004)
     assert (ports.rtp_start, ports.rtp_end) == (30008, 30015)
     assert list(ports.all) == list(range(30000, 30000 + BLOCK))
     # sipp's media port, its RTCP port and the echo pair (-mp, +2) stay below the RTP range

@@ -13,7 +13,7 @@ from pipeline.smoke.instance import CONFIG, PASSWORD_TOKEN
 from pipeline.smoke.ports import Ports
 
 RENDERED = {
-    "call": dict(offer=sipp.PCMA_OFFER, media=sipp.play("audio.pcap") + "\n" + sipp.pause(100)),
+    "call": dict(offer=sipp.PCMA_OFFER, media=sipp.stream("audio.alaw") + "\n" + sipp.pause(100)),
     "call-remote-bye": dict(offer=sipp.OPUS_OFFER, media="", bye_timeout=4000),
     "register": {},
     "rejected-invite": {},
@@ -122,10 +122,48 @@ def test_smoke_dry_run_touches_nothing(capsys):
         "both", "postgresql://u:p@db:5432/x", True, None, "linux/arm64")
 
 
-def test_opus_priming_capture():
-    capture = rtp.opus_silence_pcap(10)
-    assert rtp.count_rtp(capture) == 10
-    first = capture[24 + 16:]
-    header = first[14 + 20 + 8:14 + 20 + 8 + 12]
+def test_opus_priming_packets():
+    packets = rtp.opus_silence_rtp(10)
+    assert len(packets) == 10
+    header = packets[0][:12]
     assert header[1] == 0x80 | rtp.OPUS   # marker on the first packet
-    assert first[14 + 20 + 8 + 12:14 + 20 + 8 + 12 + 3] == rtp.OPUS_SILENCE
+    assert packets[0][12:] == rtp.OPUS_SILENCE
+    assert struct.unpack("!HI", packets[1][2:8]) == (2, 960)   # 20 ms at 48 kHz
+
+
+def test_raw_tone_for_rtp_stream_is_160_bytes_a_packet():
+    raw = rtp.alaw_tone(75)
+    assert len(raw) == 75 * 160   # rtp_stream="FILE,1,8" sends exactly 75 packets
+    assert raw[:160] == rtp.alaw_tone_rtp(1)[0][12:]
+
+
+def test_stream_step_sends_the_file_once_as_alaw():
+    step = sipp.stream("audio.alaw")
+    assert 'rtp_stream="audio.alaw,1,8"' in step
+    assert "play_pcap" not in step
+    ET.fromstring(step.strip())
+
+
+def test_offer_at_names_the_peer_port():
+    offer = sipp.offer_at(sipp.OPUS_OFFER, 40002)
+    assert offer.splitlines()[0] == "m=audio 40002 RTP/AVP 111"
+    assert "[media_port]" not in offer
+
+
+def test_paced_schedule():
+    schedule = rtp.paced([b"a", b"b", b"c"], start=0.5)
+    assert schedule == [(0.5, b"a"), (0.52, b"b"), (0.54, b"c")]
+
+
+def test_capture_schedule_gives_the_rtp_packets_at_their_capture_times():
+    packets = rtp.alaw_tone_rtp(5)
+    schedule = rtp.capture_schedule(rtp.pcap(packets, interval_us=20_000), start=1.0)
+    assert [packet for _, packet in schedule] == packets
+    assert [round(due, 6) for due, _ in schedule] == [1.0, 1.02, 1.04, 1.06, 1.08]
+
+
+def test_capture_schedule_refuses_other_link_types():
+    capture = bytearray(rtp.pcap(rtp.alaw_tone_rtp(1), interval_us=20_000))
+    capture[20:24] = struct.pack("<I", 113)   # Linux cooked capture
+    with pytest.raises(ValueError, match="link type 113"):
+        rtp.capture_schedule(bytes(capture))
