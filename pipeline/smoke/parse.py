@@ -132,7 +132,9 @@ def sip_messages(messages_text: str) -> list[tuple[str, str]]:
 
 
 def parse_sdp(body: str) -> Sdp | None:
-    address, port, payloads, rtpmap = "", 0, (), {}
+    address, port = "", 0
+    payloads: tuple[int, ...] = ()
+    rtpmap: dict[int, str] = {}
     for line in body.splitlines():
         line = line.strip()
         if line.startswith("c=IN IP"):
