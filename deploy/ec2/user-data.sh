@@ -58,9 +58,11 @@ start_docker() {
     exit 1
 }
 
-# Bind mounts owned by the user Asterisk runs as in the container.
+# Bind mounts: the state is the user's Asterisk runs as in the container; the
+# configuration is root's, readable by that group (Asterisk cannot rewrite it).
 make_dirs() {
-    for dir in etc spool log lib; do
+    install -d -m 0750 -o 0 -g "$ASTERISK_GID" "$DATA_DIR/etc"
+    for dir in spool log lib; do
         install -d -m 0750 -o "$ASTERISK_UID" -g "$ASTERISK_GID" "$DATA_DIR/$dir"
     done
 }
@@ -78,9 +80,14 @@ run() {
     docker rm -f "$NAME" >/dev/null 2>&1 || true
     # An empty etc/ is seeded with the image's default configuration at the first start;
     # add endpoints as files in $DATA_DIR/etc/pjsip.d/ and restart the container.
+    # The entrypoint needs these capabilities as root (volume owners, then the switch to
+    # the user asterisk); Asterisk itself runs with none and no-new-privileges.
     docker run -d --name "$NAME" \
         --restart unless-stopped \
         --network host \
+        --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER \
+        --cap-add SETUID --cap-add SETGID --cap-add SETPCAP \
+        --security-opt no-new-privileges \
         --log-opt max-size=50m --log-opt max-file=5 \
         -e ASTERISK_EXTERNAL_ADDRESS="$EXTERNAL_ADDRESS" \
         -e ASTERISK_SIP_PORT="$SIP_PORT" \

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import os
 import re
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -25,7 +27,7 @@ import pytest
 
 from pipeline.smoke import postgres
 from tests.conftest import ROOT
-from tests.integration.test_image import cli, running
+from tests.integration.test_image import cli, running, wait_booted
 
 ENTRYPOINT = ROOT / "dockerfiles" / "asterisk" / "entrypoint.sh"
 README = ROOT / "dockerfiles" / "asterisk" / "README.md"
@@ -372,3 +374,127 @@ def test_a_password_file_logs_in_and_only_its_path_is_in_the_environment(docker,
     assert TRICKY_PASSWORD not in environment
     assert "ASTERISK_DB_PASSWORD_FILE=/run/secrets/db" in environment
     assert readable.strip() == "no", "the asterisk user can read the secret file itself"
+
+
+# ---- least privilege -------------------------------------------------------------------------
+
+def process_status(docker, name: str) -> dict[str, str]:
+    """/proc/PID/status of the Asterisk process (world-readable)."""
+    script = "for p in /proc/[0-9]*; do [ \"$(cat $p/comm)\" = asterisk ] && cat $p/status; done; true"
+    text = docker.execute(name, ["sh", "-c", script])
+    status = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+    assert "Uid" in status, f"no asterisk process: {text!r}"
+    return status
+
+
+def test_asterisk_runs_without_capabilities_and_cannot_gain_any(docker, images):
+    with running(docker, images["plain"]) as name:
+        status = process_status(docker, name)
+    assert status["Uid"].split() == ["1000"] * 4 and status["Gid"].split() == ["1000"] * 4
+    for kind in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[kind], 16) == 0, (kind, status[kind])
+    assert status["NoNewPrivs"].strip() == "1"
+
+
+def test_without_setpcap_the_bounding_set_stays_and_the_log_says_so(docker, images, tmp_path):
+    # As compose users may run it: every capability dropped but those the entrypoint needs.
+    name = f"entrypoint-caps-{uuid.uuid4().hex[:8]}"
+    caps = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"]
+    container = docker.run(images["plain"], detach=True, name=name, networks=["none"],
+                           cap_drop=["ALL"], cap_add=caps, security_options=["no-new-privileges"])
+    try:
+        wait_booted(docker, name)
+        status = process_status(docker, name)
+        log = docker.container.logs(name)
+    finally:
+        docker.container.remove(container, force=True)
+    assert "no CAP_SETPCAP: the capability bounding set stays" in log
+    assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
+    assert status["NoNewPrivs"].strip() == "1"
+
+
+def test_asterisk_cannot_rewrite_its_configuration(docker, images):
+    with running(docker, images["plain"]) as name:
+        script = ("for f in /etc/asterisk /etc/asterisk/extensions.lua /etc/asterisk/pjsip.conf "
+                  "/etc/asterisk/voicemail.conf /run/asterisk/generated/pjsip.conf; do "
+                  "[ -r $f ] && r=r || r=-; [ -w $f ] && w=w || w=-; echo $f $r$w; done; "
+                  "touch /var/spool/asterisk/x && echo spool rw")
+        as_asterisk = docker.execute(name, ["setpriv", "--reuid=asterisk", "--regid=asterisk",
+                                            "--init-groups", "sh", "-c", script])
+        owners = docker.execute(name, ["stat", "-c", "%U:%G %a %n", "/etc/asterisk",
+                                       "/etc/asterisk/extensions.lua", "/run/asterisk/generated"])
+    for line in as_asterisk.splitlines()[:-1]:
+        assert line.endswith(" r-"), f"asterisk may write it: {line}"
+    assert as_asterisk.splitlines()[-1] == "spool rw"
+    assert owners.splitlines() == ["root:asterisk 750 /etc/asterisk",
+                                   "root:asterisk 640 /etc/asterisk/extensions.lua",
+                                   "root:asterisk 750 /run/asterisk/generated"], owners
+
+
+def test_a_config_volume_of_another_owner_becomes_roots_and_read_only_for_asterisk(docker, images,
+                                                                                   tmp_path):
+    config = tmp_path / "etc"
+    config.mkdir()
+    with running(docker, images["plain"], volumes=[(config, "/etc/asterisk")]):
+        pass    # seeded
+    for path in [config, *config.rglob("*")]:
+        os.chown(path, 1000, 1000)
+        path.chmod(0o775 if path.is_dir() else 0o664)
+    with running(docker, images["plain"], volumes=[(config, "/etc/asterisk")]) as name:
+        assert "600" in cli(docker, name, "dialplan show 600@from-internal")
+    for path in [config, *config.rglob("*")]:
+        info = path.lstat()
+        assert (info.st_uid, info.st_gid) == (0, 1000), path
+        assert info.st_mode & 0o022 == 0, f"{path} is writable by group or others"
+
+
+def test_a_read_only_config_mount_is_left_as_it_is(docker, images, tmp_path):
+    config = tmp_path / "etc"
+    config.mkdir()
+    with running(docker, images["plain"], volumes=[(config, "/etc/asterisk")]):
+        pass
+    for path in [config, *config.rglob("*")]:
+        os.chown(path, 4321, 4321)
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    before = {str(p): (p.lstat().st_uid, p.lstat().st_mode) for p in config.rglob("*")}
+    with running(docker, images["plain"], volumes=[(config, "/etc/asterisk", "ro")]) as name:
+        assert "600" in cli(docker, name, "dialplan show 600@from-internal")
+    assert {str(p): (p.lstat().st_uid, p.lstat().st_mode) for p in config.rglob("*")} == before
+
+
+def test_the_ownership_walk_changes_links_not_their_targets_and_stays_on_its_file_system(
+        docker, images, tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "message.wav").write_bytes(b"RIFF")
+    (spool / "to-shadow").symlink_to("/etc/shadow")
+    # Another file system mounted inside the volume: the walk must not enter it.
+    other = Path(f"/dev/shm/entrypoint-test-{uuid.uuid4().hex[:8]}")
+    other.mkdir()
+    try:
+        (other / "not-mine").write_text("x")
+        assert os.stat(other).st_dev != os.stat(spool).st_dev
+        volumes = [(spool, "/var/spool/asterisk"), (other, "/var/spool/asterisk/other-fs")]
+        with running(docker, images["plain"], volumes=volumes) as name:
+            shadow = docker.execute(name, ["stat", "-c", "%U:%G", "/etc/shadow"])
+        assert shadow.strip() == "root:shadow"
+        link = (spool / "to-shadow").lstat()
+        assert (link.st_uid, link.st_gid) == (1000, 1000), "the link itself belongs to asterisk"
+        assert (spool / "message.wav").stat().st_uid == 1000
+        assert (other / "not-mine").stat().st_uid == 0, "the walk entered another file system"
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def test_skip_chown_leaves_the_files_of_a_volume_alone(docker, images, tmp_path):
+    spool = tmp_path / "spool"
+    (spool / "voicemail" / "default").mkdir(parents=True)
+    (spool / "voicemail" / "default" / "msg0000.wav").write_bytes(b"RIFF")
+    with running(docker, images["plain"], envs={"ASTERISK_SKIP_CHOWN": "yes"},
+                 volumes=[(spool, "/var/spool/asterisk")]):
+        pass
+    assert spool.stat().st_uid == 1000, "the volume's top directory belongs to asterisk"
+    assert (spool / "voicemail" / "default" / "msg0000.wav").stat().st_uid == 0
+    with running(docker, images["plain"], volumes=[(spool, "/var/spool/asterisk")]):
+        pass
+    assert (spool / "voicemail" / "default" / "msg0000.wav").stat().st_uid == 1000

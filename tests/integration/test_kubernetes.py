@@ -108,7 +108,10 @@ def test_runs_as_the_image_user_with_its_group_owning_the_volumes(rendered):
         assert security["runAsUser"] == security["runAsGroup"] == security["fsGroup"] == uid, layout
         spec = container(docs)
         assert spec["securityContext"]["allowPrivilegeEscalation"] is False
+        assert spec["securityContext"]["privileged"] is False
         assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert "add" not in spec["securityContext"]["capabilities"]
+        assert pod(docs)["automountServiceAccountToken"] is False, layout
 
 
 def test_requests_and_limits(rendered):
