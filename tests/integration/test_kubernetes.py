@@ -5,6 +5,8 @@ run on the real image the way a kubelet would run it (user, read-only root, volu
 ConfigMap and Secret files, environment, then the probes)."""
 
 import contextlib
+import ipaddress
+import re
 import shutil
 import subprocess
 import time
@@ -122,7 +124,8 @@ def test_requests_and_limits(rendered):
 
 
 def test_environment_names_are_the_image_variables(rendered):
-    documented = set(readme_defaults()) | {"ASTERISK_EXTERNAL_ADDRESS", "ASTERISK_LOCAL_NETS"}
+    documented = set(readme_defaults()) | {"ASTERISK_EXTERNAL_ADDRESS", "ASTERISK_LOCAL_NETS",
+                                           "ASTERISK_SIP_PERMIT"}
     for layout, docs in rendered.items():
         assert set(env(docs)) <= documented, layout
         assert container(docs)["envFrom"] == [
@@ -182,6 +185,11 @@ def test_service_overlay_exposes_sip_and_every_rtp_port(rendered):
     assert len(ports) == len(rtp) + 2
     assert all(p["targetPort"] == p["port"] for p in ports)
     assert service["spec"]["externalTrafficPolicy"] == "Local"
+    # The load balancer lets in what Asterisk's own ACL permits, and nothing else.
+    permit = settings["ASTERISK_SIP_PERMIT"]
+    assert permit, "service.env sets no ASTERISK_SIP_PERMIT"
+    assert service["spec"]["loadBalancerSourceRanges"] == [
+        str(ipaddress.ip_network(item, strict=False)) for item in re.split(r"[\s,]+", permit) if item]
     labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
 
