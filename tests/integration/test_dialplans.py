@@ -507,7 +507,8 @@ def test_scenarios_render_to_xml():
     import xml.etree.ElementTree as ET
 
     for path in sorted(calls.SCENARIOS.glob("*.xml")):
-        root = ET.fromstring(calls.render(path.stem, hold_ms=1000).encode("iso-8859-1"))
+        root = ET.fromstring(calls.render(path.stem, hold_ms=1000, expires_header="Expires: 60")
+                             .encode("iso-8859-1"))
         assert root.tag == "scenario", path
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime
 import os
 import re
 import shutil
@@ -25,8 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.smoke import postgres
+from pipeline.smoke import postgres, sipp
+from pipeline.smoke.instance import build_test_config
 from tests.conftest import ROOT
+from tests.integration import calls
+from tests.integration.conftest import require
 from tests.integration.test_image import cli, running, wait_booted
 
 ENTRYPOINT = ROOT / "dockerfiles" / "asterisk" / "entrypoint.sh"
@@ -498,3 +502,77 @@ def test_skip_chown_leaves_the_files_of_a_volume_alone(docker, images, tmp_path)
     with running(docker, images["plain"], volumes=[(spool, "/var/spool/asterisk")]):
         pass
     assert (spool / "voicemail" / "default" / "msg0000.wav").stat().st_uid == 1000
+
+
+# ---- state and operations -----------------------------------------------------------------------
+
+def test_nothing_is_written_under_var_log_by_default(docker, images):
+    with running(docker, images["plain"]) as name:
+        queue = cli(docker, name, "module show like app_queue")
+        cdr = cli(docker, name, "cdr show status")
+        files = docker.execute(name, ["find", "/var/log/asterisk", "-type", "f"])
+    assert "1 modules loaded" in queue     # app_queue runs, but writes no queue_log
+    assert re.search(r"Logging:\s+Disabled", cdr), cdr
+    assert files.strip() == "", f"files under /var/log/asterisk: {files}"
+
+
+def test_tz_sets_the_time_of_asterisks_log(docker, images):
+    """Asia/Kathmandu is UTC+05:45: Asterisk's own time stamps must be that far from
+    Docker's (UTC) ones, line by line."""
+    with running(docker, images["plain"], envs={"TZ": "Asia/Kathmandu"}) as name:
+        cli(docker, name, "core show uptime")
+        logs = subprocess.run(["docker", "logs", "-t", name], check=False, capture_output=True,
+                              text=True).stdout
+        localtime = docker.execute(name, ["readlink", "-f", "/etc/localtime"])
+    offsets = []
+    for line in logs.splitlines():
+        found = re.match(r"(\S+)Z \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.\d+\]", line)
+        if found:
+            docker_utc = datetime.datetime.fromisoformat(found.group(1)[:26])
+            asterisk = datetime.datetime.fromisoformat(found.group(2))
+            offsets.append((asterisk - docker_utc).total_seconds() / 60)
+    assert offsets, logs[:2000]
+    assert all(abs(offset - 345) < 1 for offset in offsets), offsets
+    assert localtime.strip() == "/usr/share/zoneinfo/Asia/Kathmandu"
+
+
+DEVICE_CONF = """[{name}](endpoint-defaults)
+auth = {name}
+aors = {name}
+
+[{name}](auth-defaults)
+username = {name}
+password = {password}
+
+[{name}](aor-defaults)
+"""
+
+
+@pytest.mark.parametrize("asked, granted", [("Expires: 3600", 600), ("X-Asks: nothing", 300)])
+def test_registrations_last_five_to_ten_minutes(docker, images, tmp_path, asked, granted):
+    require("sipp")
+    device, password = f"phone-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    overlay = tmp_path / "overlay" / "pjsip.d"
+    overlay.mkdir(parents=True)
+    (overlay / "device.conf").write_text(DEVICE_CONF.format(name=device, password=password))
+    config = build_test_config(docker, images["plain"], tmp_path / "etc", password="",
+                               overlay=overlay.parent)
+    block = calls.PortBlock.allocate(callers=1, rtp_ports=4)
+    ports = block.asterisk
+    name = f"entrypoint-expiry-{uuid.uuid4().hex[:8]}"
+    container = docker.run(images["plain"], detach=True, name=name, networks=["host"],
+                           volumes=[(str(config), "/etc/asterisk")],
+                           envs={"ASTERISK_SIP_PORT": str(ports.sip), "ASTERISK_RTP_START": str(ports.rtp_start),
+                                 "ASTERISK_RTP_END": str(ports.rtp_end)})
+    try:
+        wait_booted(docker, name)
+        call = sipp.run(calls.render("register-expires", expires_header=asked), tmp_path / "sipp",
+                        check=False, target=f"{sipp.LOCAL_IP}:{ports.sip}", ports=block.caller(0),
+                        caller=device, user=device, password=password)
+    finally:
+        docker.container.remove(container, force=True)
+    calls.require_ok(call, f"REGISTER of {device} ({asked})")
+    ok = call.messages[call.messages.rindex("SIP/2.0 200 OK"):]
+    contact = re.search(r"^Contact:.*;expires=(\d+)", ok, re.MULTILINE | re.IGNORECASE)
+    # The contact's remaining time: the period granted, less the second that may have begun.
+    assert contact and granted - 2 <= int(contact.group(1)) <= granted, ok[:1500]
