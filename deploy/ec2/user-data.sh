@@ -17,6 +17,9 @@ SIP_PORT=${SIP_PORT:-5060}                # the security group must open these (
 RTP_START=${RTP_START:-10000}
 RTP_END=${RTP_END:-10099}
 EXTERNAL_ADDRESS=${EXTERNAL_ADDRESS:-ec2} # ec2: the instance's public IPv4 (IMDSv2)
+# yes: with no address found, the container does not start (and retries) rather than run
+# with one-way audio; no: it starts without an external address (calls inside the VPC).
+EXTERNAL_ADDRESS_REQUIRED=${EXTERNAL_ADDRESS_REQUIRED:-yes}
 # ----------------------------------------------------------------------------------------
 
 set -euo pipefail
@@ -90,6 +93,7 @@ run() {
         --security-opt no-new-privileges \
         --log-opt max-size=50m --log-opt max-file=5 \
         -e ASTERISK_EXTERNAL_ADDRESS="$EXTERNAL_ADDRESS" \
+        -e ASTERISK_EXTERNAL_ADDRESS_REQUIRED="$EXTERNAL_ADDRESS_REQUIRED" \
         -e ASTERISK_SIP_PORT="$SIP_PORT" \
         -e ASTERISK_RTP_START="$RTP_START" \
         -e ASTERISK_RTP_END="$RTP_END" \

@@ -93,7 +93,8 @@ def test_installs_docker_and_runs_the_image(docker, tmp_path, distribution, inst
     assert option_values(run, "--network") == ["host"]
     assert option_values(run, "--restart") == ["unless-stopped"]
     envs = dict(value.split("=", 1) for value in option_values(run, "-e"))
-    assert envs == {"ASTERISK_EXTERNAL_ADDRESS": "ec2", "ASTERISK_SIP_PORT": "5060",
+    assert envs == {"ASTERISK_EXTERNAL_ADDRESS": "ec2", "ASTERISK_EXTERNAL_ADDRESS_REQUIRED": "yes",
+                    "ASTERISK_SIP_PORT": "5060",
                     "ASTERISK_RTP_START": "10000", "ASTERISK_RTP_END": "10099",
                     "ASTERISK_UID": "1000", "ASTERISK_GID": "1000"}
     volumes = dict(value.split(":", 1) for value in option_values(run, "-v"))
