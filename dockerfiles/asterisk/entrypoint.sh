@@ -667,6 +667,13 @@ write_generated_config() {
 write_ca_bundle() {
 	local count
 	count=$(local_cas | wc -l)
+	export SSL_CERT_FILE="${SSL_CERT_FILE:-$CA_BUNDLE}"
+	# The image ships the system bundle there: nothing to write without private CAs (a
+	# user other than root could not replace it in the image's /run/asterisk).
+	if [ "$count" -eq 0 ] && [ -f "$CA_BUNDLE" ] \
+		&& [ "$(cksum < "$SYSTEM_CA_BUNDLE")" = "$(cksum < "$CA_BUNDLE")" ]; then
+		return
+	fi
 	{
 		cat "$SYSTEM_CA_BUNDLE"
 		local_cas | while IFS= read -r file; do
@@ -675,15 +682,17 @@ write_ca_bundle() {
 		done
 	} > "$CA_BUNDLE.new"
 	chmod 0644 "$CA_BUNDLE.new"
-	mv -f "$CA_BUNDLE.new" "$CA_BUNDLE"
-	export SSL_CERT_FILE="$CA_BUNDLE"
+	mv -f "$CA_BUNDLE.new" "$CA_BUNDLE" 2>/dev/null \
+		|| die "cannot replace $CA_BUNDLE as uid $(id -u): start as root, or mount an empty directory (tmpfs, emptyDir) at /run/asterisk"
 	[ "$count" -eq 0 ] || log "$count private CA certificate(s) from $LOCAL_CA_DIR added to $CA_BUNDLE"
 }
 
 # Asterisk reads /etc/localtime, never TZ: the image links it to this file.
 write_localtime() {
-	ln -sfn "$ZONEINFO/$ZONE" "$LOCALTIME"
 	export TZ="$ZONE"
+	[ "$(readlink "$LOCALTIME" 2>/dev/null)" != "$ZONEINFO/$ZONE" ] || return 0
+	ln -sfn "$ZONEINFO/$ZONE" "$LOCALTIME" 2>/dev/null \
+		|| die "cannot point $LOCALTIME at TZ=$ZONE as uid $(id -u): start as root, or mount an empty directory (tmpfs, emptyDir) at /run/asterisk"
 }
 
 # True unless the asterisk options ask for a version or a remote console.
