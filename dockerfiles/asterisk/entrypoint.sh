@@ -478,7 +478,8 @@ set_ids() {
 
 # An empty /etc/asterisk gets the default configuration; a non-empty one is never changed.
 seed_config() {
-	if [ -n "$(ls -A "$CONFIG_DIR" 2>/dev/null)" ]; then
+	# Not even listable (another user than asterisk): check_config_readable says so.
+	if [ ! -r "$CONFIG_DIR" ] || [ ! -x "$CONFIG_DIR" ] || [ -n "$(ls -A "$CONFIG_DIR" 2>/dev/null)" ]; then
 		return
 	fi
 	[ -w "$CONFIG_DIR" ] || die "$CONFIG_DIR is empty and not writable by uid $(id -u): cannot seed the default configuration"

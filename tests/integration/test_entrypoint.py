@@ -576,3 +576,27 @@ def test_registrations_last_five_to_ten_minutes(docker, images, tmp_path, asked,
     contact = re.search(r"^Contact:.*;expires=(\d+)", ok, re.MULTILINE | re.IGNORECASE)
     # The contact's remaining time: the period granted, less the second that may have begun.
     assert contact and granted - 2 <= int(contact.group(1)) <= granted, ok[:1500]
+
+
+# ---- started as another user (--user, Kubernetes runAsUser) -----------------------------------
+
+@pytest.mark.parametrize("envs", [{}, {"TZ": "Europe/Berlin", "ASTERISK_SIP_PERMIT": "10.0.0.0/8"}],
+                         ids=["defaults", "TZ and ACL"])
+def test_started_as_the_asterisk_user_it_changes_nothing_and_runs(docker, images, envs):
+    with running(docker, images["plain"], envs=envs, user="1000:1000") as name:
+        status = process_status(docker, name)
+        generated = docker.execute(name, ["ls", "/run/asterisk/generated"])
+        zone = docker.execute(name, ["readlink", "/run/asterisk/localtime"])
+    assert status["Uid"].split()[0] == "1000"
+    assert "pjsip.conf" in generated.split()
+    assert zone.strip() == f"/usr/share/zoneinfo/{envs.get('TZ', 'UTC')}"
+
+
+def test_started_as_a_user_outside_the_group_it_says_what_to_do(images, tmp_path):
+    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "4321:4321",
+                           "--tmpfs", "/run/asterisk:mode=1777", "--tmpfs", "/var/lib/asterisk:mode=1777",
+                           "--tmpfs", "/var/spool/asterisk:mode=1777", "--tmpfs", "/var/log/asterisk:mode=1777",
+                           images["plain"]], check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert ("entrypoint: error: /etc/asterisk/asterisk.conf is not readable by uid 4321 (groups 4321): "
+            "the configuration is root's and the group asterisk's (gid 1000); run with that group") in done.stderr
