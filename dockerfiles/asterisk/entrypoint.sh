@@ -500,10 +500,11 @@ protect_config() {
 	} 2>/dev/null || warn "cannot make everything in $CONFIG_DIR root's and read-only for asterisk"
 }
 
-# Directories Asterisk expects in its volumes (an empty bind mount has none of them).
+# Directories Asterisk expects in its volumes (an empty bind mount has none of them), and
+# /run/asterisk itself (a fresh tmpfs on /run, as in WSL, has none).
 make_state_dirs() {
 	local dir
-	for dir in /var/lib/asterisk/keys /var/spool/asterisk/tmp /var/spool/asterisk/voicemail \
+	for dir in /run/asterisk /var/cache/asterisk /var/lib/asterisk/keys /var/spool/asterisk/tmp /var/spool/asterisk/voicemail \
 		/var/spool/asterisk/outgoing /var/spool/asterisk/recording /var/spool/asterisk/monitor \
 		/var/spool/asterisk/system /var/log/asterisk/cdr-csv; do
 		[ -d "$dir" ] && continue
