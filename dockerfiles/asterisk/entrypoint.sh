@@ -491,13 +491,19 @@ seed_config() {
 # Asterisk cannot rewrite its own dialplan. Symbolic links are changed, never followed; a
 # read-only mount is left as it is.
 protect_config() {
+	local writable
 	[ -w "$CONFIG_DIR" ] || return 0
 	{
-		find "$CONFIG_DIR" -xdev \( ! -user 0 -o ! -group asterisk \) -exec chown -h root:asterisk {} + \
-			&& find "$CONFIG_DIR" -xdev ! -type l -perm /022 -exec chmod go-w {} + \
-			&& find "$CONFIG_DIR" -xdev -type d ! -perm -050 -exec chmod g+rx {} + \
-			&& find "$CONFIG_DIR" -xdev -type f ! -perm -040 -exec chmod g+r {} +
-	} 2>/dev/null || warn "cannot make everything in $CONFIG_DIR root's and read-only for asterisk"
+		find "$CONFIG_DIR" -xdev \( ! -user 0 -o ! -group asterisk \) -exec chown -h root:asterisk {} +
+		find "$CONFIG_DIR" -xdev ! -type l -perm /022 -exec chmod go-w {} +
+		find "$CONFIG_DIR" -xdev -type d ! -perm -050 -exec chmod g+rx {} +
+		find "$CONFIG_DIR" -xdev -type f ! -perm -040 -exec chmod g+r {} +
+	} 2>/dev/null || true
+	# What failed above may be harmless (a read-only mount inside): ask as asterisk.
+	writable=$(setpriv --reuid=asterisk --regid=asterisk --init-groups \
+		find "$CONFIG_DIR" -xdev -writable -print -quit 2>/dev/null || true)
+	[ -z "$writable" ] || warn "Asterisk can write $writable in $CONFIG_DIR (its owner could not be changed);" \
+		"mount the configuration read-only (:ro) to keep it from Asterisk"
 }
 
 # Directories Asterisk expects in its volumes (an empty bind mount has none of them), and

@@ -600,3 +600,20 @@ def test_started_as_a_user_outside_the_group_it_says_what_to_do(images, tmp_path
     assert done.returncode == 1
     assert ("entrypoint: error: /etc/asterisk/asterisk.conf is not readable by uid 4321 (groups 4321): "
             "the configuration is root's and the group asterisk's (gid 1000); run with that group") in done.stderr
+
+
+def test_a_read_only_mount_inside_the_configuration_is_no_reason_to_warn(docker, images, tmp_path):
+    config, extra = tmp_path / "etc", tmp_path / "extra.conf"
+    config.mkdir()
+    extra.write_text("; mounted read-only into pjsip.d, owned by someone else, mode 0666\n")
+    os.chown(extra, 4321, 4321)
+    extra.chmod(0o666)
+    with running(docker, images["plain"], volumes=[(config, "/etc/asterisk")]):
+        pass    # seeded
+    volumes = [(config, "/etc/asterisk"), (extra, "/etc/asterisk/pjsip.d/extra.conf", "ro")]
+    with running(docker, images["plain"], volumes=volumes) as name:
+        log = docker.container.logs(name)
+        writable = docker.execute(name, ["setpriv", "--reuid=asterisk", "--regid=asterisk", "--init-groups",
+                                         "find", "/etc/asterisk", "-writable"])
+    assert writable.strip() == ""
+    assert "warning" not in "\n".join(line for line in log.splitlines() if line.startswith("entrypoint:"))
