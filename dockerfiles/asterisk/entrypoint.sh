@@ -395,12 +395,13 @@ check_local_cas() {
 
 # --- the external address -------------------------------------------------------------------
 
-# One request to the instance metadata service: the HTTP status on stdout, the body in
-# $IMDS_BODY; curl's exit code when it got no answer. Proxy variables are ignored: the
-# service is link-local, and IMDSv2 refuses requests that carry X-Forwarded-For.
+# One request to the instance metadata service: the body, then the HTTP status on a line
+# of its own (no temporary file: the root file system may be read-only); curl's exit code
+# when it got no answer. Proxy variables are ignored: the service is link-local, and
+# IMDSv2 refuses requests that carry X-Forwarded-For.
 imds_request() {
 	curl --noproxy '*' --silent --connect-timeout 1 --max-time "$IMDS_SECONDS" \
-		--output "$IMDS_BODY" --write-out '%{http_code}' "$@"
+		--write-out '\n%{http_code}' "$@"
 }
 
 imds_problem() { # CURL-EXIT HTTP-STATUS WHAT
@@ -415,27 +416,25 @@ imds_problem() { # CURL-EXIT HTTP-STATUS WHAT
 # The instance's public IPv4 from EC2 instance metadata (IMDSv2: a session token, then the
 # address), in EC2_ADDRESS; else the reason in EC2_PROBLEM.
 ec2_public_ipv4() {
-	local status exit_code=0 token
+	local answer status body exit_code=0
 	EC2_ADDRESS="" EC2_PROBLEM=""
-	IMDS_BODY=$(mktemp)
-	status=$(imds_request -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$IMDS/latest/api/token") || exit_code=$?
+	answer=$(imds_request -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$IMDS/latest/api/token") || exit_code=$?
+	status=${answer##*"$NL"} body=${answer%"$NL"*}
 	if [ "$exit_code" -ne 0 ] || [ "$status" != 200 ]; then
 		EC2_PROBLEM="the session token request: $(imds_problem "$exit_code" "$status" "PUT /latest/api/token")"
-		rm -f "$IMDS_BODY"
 		return 1
 	fi
-	token=$(cat "$IMDS_BODY")
-	status=$(imds_request -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/public-ipv4") || exit_code=$?
+	answer=$(imds_request -H "X-aws-ec2-metadata-token: $body" "$IMDS/latest/meta-data/public-ipv4") || exit_code=$?
+	status=${answer##*"$NL"} body=${answer%"$NL"*}
 	if [ "$exit_code" -eq 0 ] && [ "$status" = 404 ]; then
 		EC2_PROBLEM="the instance has no public IPv4 address (GET /latest/meta-data/public-ipv4 answered 404)"
 	elif [ "$exit_code" -ne 0 ] || [ "$status" != 200 ]; then
 		EC2_PROBLEM="$(imds_problem "$exit_code" "$status" "GET /latest/meta-data/public-ipv4")"
-	elif ! is_ipv4 "$(cat "$IMDS_BODY")"; then
-		EC2_PROBLEM="GET /latest/meta-data/public-ipv4 answered $(shown "$(head -c 100 "$IMDS_BODY")"), not an IPv4 address"
+	elif ! is_ipv4 "$body"; then
+		EC2_PROBLEM="GET /latest/meta-data/public-ipv4 answered $(shown "$body"), not an IPv4 address"
 	else
-		EC2_ADDRESS=$(cat "$IMDS_BODY")
+		EC2_ADDRESS=$body
 	fi
-	rm -f "$IMDS_BODY"
 	[ -n "$EC2_ADDRESS" ]
 }
 
