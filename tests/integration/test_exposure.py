@@ -16,6 +16,7 @@ unpacked into a cache directory, without installing or starting anything.
 from __future__ import annotations
 
 import ast
+import os
 import random
 import re
 import secrets
@@ -39,7 +40,8 @@ FILTER = FAIL2BAN / "filter.d" / "asterisk-docker.conf"
 JAIL = FAIL2BAN / "jail.d" / "asterisk-docker.conf"
 FAILURES = re.compile(r'SecurityEvent=\\?"(?:FailedACL|InvalidAccountID|ChallengeResponseFailed|InvalidPassword)'
                       r'\\?"|res_pjsip_acl\.c:\d+ apply_acl: Incoming SIP message from .* did not pass ACL test')
-CACHE = Path("/var/cache/asterisk-pipeline/fail2ban")
+# Where the unpacked package is kept between runs (scripts/lib.sh's cache directory).
+CACHE = Path(os.environ.get("PIPELINE_CACHE_DIR", "/var/cache/asterisk-pipeline")) / "fail2ban"
 
 
 # ---- fail2ban ------------------------------------------------------------------------------
