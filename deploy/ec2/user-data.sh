@@ -17,6 +17,9 @@ SIP_PORT=${SIP_PORT:-5060}                # the security group must open these (
 RTP_START=${RTP_START:-10000}
 RTP_END=${RTP_END:-10099}
 EXTERNAL_ADDRESS=${EXTERNAL_ADDRESS:-ec2} # ec2: the instance's public IPv4 (IMDSv2)
+# yes: with no address found, the container does not start (and retries) rather than run
+# with one-way audio; no: it starts without an external address (calls inside the VPC).
+EXTERNAL_ADDRESS_REQUIRED=${EXTERNAL_ADDRESS_REQUIRED:-yes}
 # ----------------------------------------------------------------------------------------
 
 set -euo pipefail
@@ -58,9 +61,11 @@ start_docker() {
     exit 1
 }
 
-# Bind mounts owned by the user Asterisk runs as in the container.
+# Bind mounts: the state is the user's Asterisk runs as in the container; the
+# configuration is root's, readable by that group (Asterisk cannot rewrite it).
 make_dirs() {
-    for dir in etc spool log lib; do
+    install -d -m 0750 -o 0 -g "$ASTERISK_GID" "$DATA_DIR/etc"
+    for dir in spool log lib; do
         install -d -m 0750 -o "$ASTERISK_UID" -g "$ASTERISK_GID" "$DATA_DIR/$dir"
     done
 }
@@ -78,11 +83,17 @@ run() {
     docker rm -f "$NAME" >/dev/null 2>&1 || true
     # An empty etc/ is seeded with the image's default configuration at the first start;
     # add endpoints as files in $DATA_DIR/etc/pjsip.d/ and restart the container.
+    # The entrypoint needs these capabilities as root (volume owners, then the switch to
+    # the user asterisk); Asterisk itself runs with none and no-new-privileges.
     docker run -d --name "$NAME" \
         --restart unless-stopped \
         --network host \
+        --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER \
+        --cap-add SETUID --cap-add SETGID --cap-add SETPCAP \
+        --security-opt no-new-privileges \
         --log-opt max-size=50m --log-opt max-file=5 \
         -e ASTERISK_EXTERNAL_ADDRESS="$EXTERNAL_ADDRESS" \
+        -e ASTERISK_EXTERNAL_ADDRESS_REQUIRED="$EXTERNAL_ADDRESS_REQUIRED" \
         -e ASTERISK_SIP_PORT="$SIP_PORT" \
         -e ASTERISK_RTP_START="$RTP_START" \
         -e ASTERISK_RTP_END="$RTP_END" \

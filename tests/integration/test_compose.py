@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 import secrets
 import subprocess
 import time
@@ -69,8 +70,23 @@ def test_example_settings_render():
     assert postgres["image"] == "postgres:16-bookworm"
     env = asterisk["environment"]
     assert env["ASTERISK_REALTIME"] == "pgsql" and env["ASTERISK_DB_HOST"] == "postgres"
-    assert env["ASTERISK_DB_PASSWORD"] == postgres["environment"]["POSTGRES_PASSWORD"]
     assert env["ASTERISK_LOCAL_NETS"] == "172.30.53.128/25"
+    # Passwords only as files (secrets), Asterisk's role apart from the superuser.
+    assert env["ASTERISK_DB_PASSWORD_FILE"] == "/run/secrets/asterisk_db_password"
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert postgres["environment"]["ASTERISK_DB_PASSWORD_FILE"] == "/run/secrets/asterisk_db_password"
+    assert "POSTGRES_USER" not in postgres["environment"]    # the superuser is postgres
+    assert [s["source"] for s in asterisk["secrets"]] == ["asterisk_db_password"]
+    assert {s["source"] for s in postgres["secrets"]} == {"postgres_password", "asterisk_db_password"}
+    assert set(config["secrets"]) == {"postgres_password", "asterisk_db_password"}
+    for service in services.values():
+        assert not [key for key in service.get("environment", {})
+                    if "PASSWORD" in key and not key.endswith("_FILE")], service
+    # Least privilege: capabilities dropped, no new privileges.
+    for name, service in services.items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+    assert set(asterisk["cap_add"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SETPCAP"}
     published = {(p["published"], p["target"], p["protocol"]) for p in asterisk["ports"]}
     assert ("5060", 5060, "udp") in published and ("5060", 5060, "tcp") in published
     rtp = [p for p in asterisk["ports"] if p["target"] != 5060]
@@ -83,13 +99,12 @@ def test_example_settings_render():
                      "asterisk-spool", "asterisk-log"}
 
 
-def test_a_database_password_is_required(tmp_path):
-    env_file = tmp_path / "no-password.env"
-    env_file.write_text("\n".join(line for line in ENV_EXAMPLE.read_text().splitlines()
-                                  if not line.startswith("POSTGRES_PASSWORD=")))
-    done = compose_cli("config", env_file=env_file)
-    assert done.returncode != 0
-    assert "POSTGRES_PASSWORD" in done.stderr
+def test_no_password_has_a_default():
+    example = ENV_EXAMPLE.read_text()
+    assert not [line for line in example.splitlines() if "PASSWORD=" in line and not line.startswith("#")]
+    compose = COMPOSE_FILE.read_text()
+    assert not re.search(r"PASSWORD:\s*\$\{", compose), "a password from a variable"
+    assert "${SECRETS_DIR:-./secrets}/postgres_password" in compose
 
 
 # ---- the running deployment --------------------------------------------------------------------
@@ -116,14 +131,24 @@ def free_subnet(docker) -> ipaddress.IPv4Network:
     return random.choice(candidates)
 
 
-def env_file_for(path: Path, *, image: str, postgres_image: str, password: str,
+def secrets_dir(path: Path, *, asterisk_password: str) -> Path:
+    """The two password files, as docs/compose.md makes them (0644 in a 0700 directory)."""
+    path.mkdir(mode=0o700)
+    for name, value in (("postgres_password", secrets.token_urlsafe(24)),
+                        ("asterisk_db_password", asterisk_password)):
+        (path / name).write_text(value + "\n")
+        (path / name).chmod(0o644)
+    return path
+
+
+def env_file_for(path: Path, *, image: str, postgres_image: str, secrets_path: Path,
                  ports: calls.PortBlock, subnet: ipaddress.IPv4Network) -> Path:
     """.env.example with this run's values: the built image, free ports on loopback."""
     repository, _, tag = image.rpartition(":")
     hosts = list(subnet.subnets(new_prefix=25))
     values = {
         "ASTERISK_IMAGE": repository, "ASTERISK_TAG": tag, "POSTGRES_IMAGE": postgres_image,
-        "POSTGRES_PASSWORD": password, "ASTERISK_EXTERNAL_ADDRESS": sipp.LOCAL_IP,
+        "SECRETS_DIR": secrets_path, "ASTERISK_EXTERNAL_ADDRESS": sipp.LOCAL_IP,
         "ASTERISK_SIP_PORT": ports.asterisk.sip, "ASTERISK_RTP_START": ports.asterisk.rtp_start,
         "ASTERISK_RTP_END": ports.asterisk.rtp_end, "PUBLISH_ADDRESS": sipp.LOCAL_IP,
         "NETWORK_SUBNET": subnet, "NETWORK_CONTAINERS": hosts[1],
@@ -151,8 +176,11 @@ def test_realtime_endpoint_registers_and_calls(docker, images, postgres_image, t
     start = time.monotonic()
     project = f"pipeline-test-compose-{secrets.token_hex(4)}"
     ports = calls.PortBlock.allocate(callers=2, rtp_ports=8)
+    # A password with characters both Asterisk's configuration and libpq treat specially.
+    asterisk_password = f"{secrets.token_hex(8)};'\\ #x"
     env_file = env_file_for(tmp_path / "test.env", image=images["plain"],
-                            postgres_image=postgres_image, password=secrets.token_hex(12),
+                            postgres_image=postgres_image,
+                            secrets_path=secrets_dir(tmp_path / "secrets", asterisk_password=asterisk_password),
                             ports=ports, subnet=free_subnet(docker))
     compose = DockerClient(compose_files=[COMPOSE_FILE], compose_env_files=[env_file],
                            compose_project_name=project).compose
@@ -184,11 +212,12 @@ def test_realtime_endpoint_registers_and_calls(docker, images, postgres_image, t
 
         detail = echo_call(rx, lambda: docker.container.logs(asterisk), ports, tmp_path / "call",
                            name, password)
+        role = least_privilege(compose, docker, asterisk, asterisk_password)
     finally:
         compose.down(volumes=True, remove_orphans=True, timeout=10, quiet=True)
     assert not leftovers(docker, project), f"left behind by down -v: {leftovers(docker, project)}"
     seconds = time.monotonic() - start
-    print(f"up --wait {booted:.1f}s; {name} registered and called 600: {detail}; "
+    print(f"up --wait {booted:.1f}s; {name} registered and called 600: {detail}; {role}; "
           f"{seconds:.1f}s in all")
     assert seconds < SUITE_SECONDS
 
@@ -204,9 +233,30 @@ def add_endpoint(compose, name: str, password: str) -> None:
             VALUES ('{name}', '{name}', '{name}', 'from-internal', 'all', 'alaw,ulaw', 'no',
                     'yes', 'yes', 'yes', 'rfc4733');
     """
-    psql = 'psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "$0"'
+    psql = 'psql -v ON_ERROR_STOP=1 -U postgres -d "$POSTGRES_DB" -c "$0"'
     out = compose.execute("postgres", ["sh", "-c", psql, sql], tty=False)
     assert out is not None and out.count("INSERT 0 1") == 3, f"psql said: {out}"
+
+
+def least_privilege(compose, docker, asterisk: str, password: str) -> str:
+    """Asterisk's database role is no superuser and may write only ps_contacts; its
+    password is in no process's environment."""
+    psql = 'psql -X -A -t -v ON_ERROR_STOP=1 -U postgres -d "$POSTGRES_DB" -c "$0"'
+    def sql(query: str) -> str:
+        return compose.execute("postgres", ["sh", "-c", psql, query], tty=False).strip()
+    assert sql("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'asterisk'") == "f|f|f"
+    privileges = sql("SELECT string_agg(table_name || ':' || privilege_type, ' ' ORDER BY 1) "
+                     "FROM information_schema.role_table_grants WHERE grantee = 'asterisk'")
+    writes = {item.split(":")[0] for item in privileges.split() if not item.endswith(":SELECT")}
+    assert writes == {"ps_contacts"}, privileges
+    owned = sql("SELECT count(*) FROM pg_tables WHERE tableowner = 'asterisk'")
+    assert owned == "0"
+    assert sql("SELECT count(*) FROM ps_contacts") != "0", "the registration was not written"
+    script = ("for p in /proc/[0-9]*; do [ \"$(cat $p/comm)\" = asterisk ] && "
+              "tr '\\0' '\\n' < $p/environ; done; true")
+    environment = docker.container.execute(asterisk, ["sh", "-c", script], privileged=True)
+    assert "ASTERISK_DB_PASSWORD_FILE=" in environment and password not in environment
+    return "role asterisk: no superuser, writes only ps_contacts, password not in any environment"
 
 
 def echo_call(rx, log, ports: calls.PortBlock, workdir: Path, caller: str, password: str) -> str:
@@ -232,3 +282,18 @@ def echo_call(rx, log, ports: calls.PortBlock, workdir: Path, caller: str, passw
         f"in {seconds:.1f}s of Echo(), Asterisk received {received} and sent back {echoed}")
     return (f"answer at {answer.address}:{answer.port}; RTP: sent {sent}, Asterisk received "
             f"{total.rx}, echoed {echoed} of {received} once Echo() ran")
+
+
+def test_without_the_password_files_nothing_starts(docker, images, postgres_image, tmp_path):
+    project = f"pipeline-test-compose-{secrets.token_hex(4)}"
+    env_file = env_file_for(tmp_path / "test.env", image=images["plain"], postgres_image=postgres_image,
+                            secrets_path=tmp_path / "no-secrets",
+                            ports=calls.PortBlock.allocate(callers=1, rtp_ports=4),
+                            subnet=free_subnet(docker))
+    try:
+        done = compose_cli("-p", project, "up", "--no-start", "--pull", "never", env_file=env_file)
+    finally:
+        compose_cli("-p", project, "down", "-v", env_file=env_file)
+    assert done.returncode != 0
+    assert "bind source path does not exist" in done.stderr and "no-secrets/" in done.stderr, done.stderr
+    assert not leftovers(docker, project)

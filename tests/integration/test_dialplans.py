@@ -2,14 +2,16 @@
 extension, against the 22.10.1 image.
 
 One container (host networking, its own free ports) runs the image's own configuration
-plus two endpoints, 1001 and 1002 (pjsip.d, on the image's templates, so they land in
-from-internal like any endpoint a user adds) and a mailbox for 1002 (voicemail.conf).
-sipp on the host places every call; the calls run at once, except the story of 1002,
-which runs in order: registered and answering a call from 1001, then answering 480 so
-that 1001 leaves a voicemail, then listening to it with *97. Each test then checks what
-its call showed: RTP counters sampled from `pjsip show channelstats`, the verbose log,
-the CLI (`confbridge list`), the voicemail spool. The table of calls and proofs is in
-docs/dialplans.md.
+plus two devices with random names, PHONE_A and PHONE_B (pjsip.d, on the image's
+templates, so they land in from-internal like any device a user adds), their extensions
+1001 and 1002 (devices.lua: device names are not extension numbers) and a mailbox for
+1002 (voicemail.conf). sipp on the host places every call; the calls run at once, except
+the story of 1002, which runs in order: registered and answering a call from 1001, then
+answering 480 so that 1001 leaves a voicemail, then listening to it with *97, then
+changing the mailbox's PIN (written into the spool, not voicemail.conf). Each test then
+checks what its call showed: RTP counters sampled from `pjsip show channelstats`, the
+verbose log, the CLI (`confbridge list`), the voicemail spool. The table of calls and
+proofs is in docs/dialplans.md.
 """
 
 from __future__ import annotations
@@ -43,34 +45,45 @@ ECHO_MS = 3000
 SETTLE_S = 1.0                     # answer, Wait(0.5) and media start-up are over
 SPOOL = "/var/spool/asterisk/voicemail/default/1002/INBOX"
 
-# Two endpoints on the image's templates (pjsip.conf): context from-internal.
+# Two devices on the image's templates (pjsip.conf): context from-internal. Their names
+# are not their extension numbers (devices.lua maps the extensions to them). Nine
+# characters: `pjsip show channelstats` cuts channel names (NAME-0000000a) at 18.
+PHONE_A = f"sip{secrets.token_hex(3)}"      # extension 1001
+PHONE_B = f"sip{secrets.token_hex(3)}"      # extension 1002, with a mailbox
 ENDPOINTS = f"""; tests/integration/test_dialplans.py: two phones
-[1001](endpoint-defaults)
-auth = 1001
-aors = 1001
+[{PHONE_A}](endpoint-defaults)
+auth = {PHONE_A}
+aors = {PHONE_A}
+callerid = <1001>
 
-[1001](auth-defaults)
-username = 1001
+[{PHONE_A}](auth-defaults)
+username = {PHONE_A}
 password = {PASSWORD_TOKEN}
 
-[1001](aor-defaults)
+[{PHONE_A}](aor-defaults)
 
-[1002](endpoint-defaults)
-auth = 1002
-aors = 1002
+[{PHONE_B}](endpoint-defaults)
+auth = {PHONE_B}
+aors = {PHONE_B}
+callerid = <1002>
 mailboxes = 1002@default
 
-[1002](auth-defaults)
-username = 1002
+[{PHONE_B}](auth-defaults)
+username = {PHONE_B}
 password = {PASSWORD_TOKEN}
 
-[1002](aor-defaults)
+[{PHONE_B}](aor-defaults)
+"""
+DEVICES = f"""return {{
+	["1001"] = "{PHONE_A}",
+	["1002"] = "{PHONE_B}",
+}}
 """
 
 # The sipp processes of one run, each with its own SIP and media ports.
 SLOTS = ["echo", "milliwatt", "hello", "dtmf", "moh", "ivr", "conference-a", "conference-b",
          "any-mailbox", "phone-1002", "call-1002", "phone-1002-away", "leave-voicemail",
-         "own-mailbox"]
+         "own-mailbox", "change-pin", "no-device"]
 
 
 @dataclasses.dataclass
@@ -78,7 +91,7 @@ class Pbx:
     docker: DockerClient
     instance: Instance
     block: calls.PortBlock
-    password: str                  # of 1001 and 1002
+    password: str                  # of both devices
     mailbox_password: str          # of mailbox 1002
     work: Path
     monitor: calls.ChannelMonitor | None = None
@@ -90,13 +103,13 @@ class Pbx:
     def log(self, since: datetime.datetime) -> str:
         return self.instance.log(since=since)
 
-    def call(self, slot: str, scenario: str, *, service: str, caller: str = "1001",
+    def call(self, slot: str, scenario: str, *, service: str, caller: str = PHONE_A,
              timeout: float = 15, **options) -> sipp.SippCall:
         """One call from `caller` to `service`, start to end."""
         return self.start(slot, scenario, service=service, caller=caller, timeout=timeout,
                           **options).wait()
 
-    def start(self, slot: str, scenario: str, *, service: str = "s", caller: str = "1001",
+    def start(self, slot: str, scenario: str, *, service: str = "s", caller: str = PHONE_A,
               timeout: float = 15, **options) -> calls.Sipp:
         return calls.Sipp(scenario, self.work / slot, target=self.target,
                           ports=self.block.caller(SLOTS.index(slot)), service=service,
@@ -157,6 +170,7 @@ def pbx(docker, images, tmp_path_factory):
     overlay = work / "overlay"
     (overlay / "pjsip.d").mkdir(parents=True)
     (overlay / "pjsip.d" / "dialplans.conf").write_text(ENDPOINTS)
+    (overlay / "devices.lua").write_text(DEVICES)
     # The image's voicemail.conf, plus a mailbox for 1002 in its [default] context.
     voicemail = image_file(docker, image, "/etc/asterisk/voicemail.conf")
     assert voicemail and "[default]" in voicemail, "the image has no voicemail.conf [default]"
@@ -205,7 +219,7 @@ def outcomes(pbx) -> Outcomes:
         "echo": echo_600, "milliwatt": milliwatt_601, "hello": hello_world_602,
         "dtmf": dtmf_603, "moh": music_on_hold_604, "ivr": ivr_605,
         "conference": conference_610, "any-mailbox": any_mailbox_98,
-        "endpoints": endpoint_story,
+        "no-device": no_device, "endpoints": endpoint_story,
     }
     with calls.ChannelMonitor(pbx.instance.rx) as monitor:
         pbx.monitor = monitor
@@ -214,7 +228,8 @@ def outcomes(pbx) -> Outcomes:
             concurrent.futures.wait(futures.values())
     story = futures.pop("endpoints")
     if story.exception():
-        futures["call-1002"] = futures["voicemail"] = futures["own-mailbox"] = story
+        for name in ("call-1002", "voicemail", "own-mailbox", "change-pin"):
+            futures[name] = story
     else:
         futures.update(story.result())
     return Outcomes(futures, time.monotonic() - start)
@@ -327,7 +342,7 @@ def conference_610(pbx: Pbx) -> str:
         def both_in() -> bool:
             nonlocal listing
             listing = pbx.instance.rx("confbridge list 610")
-            return len(re.findall(r"^PJSIP/1001-\S+", listing, re.MULTILINE)) == 2
+            return len(re.findall(rf"^PJSIP/{PHONE_A}-\S+", listing, re.MULTILINE)) == 2
         calls.wait_for(both_in, timeout=6, interval=0.3,
                        message=lambda: f"`confbridge list 610` does not show 2 callers:\n{listing}")
     finally:
@@ -358,12 +373,13 @@ def any_mailbox_98(pbx: Pbx) -> str:
 # ---- 1002: answers, then does not answer (voicemail), then listens ------------------------------
 
 def register_1002(pbx: Pbx, slot: str, answer: str, hold_ms: int) -> calls.Sipp:
-    """sipp registered as 1002, answering Asterisk's INVITEs with scenarios/<answer>.xml."""
-    phone = pbx.start(slot, calls.render("registered", hold_ms=hold_ms), caller="1002",
+    """sipp registered as PHONE_B (extension 1002), answering Asterisk's INVITEs with
+    scenarios/<answer>.xml."""
+    phone = pbx.start(slot, calls.render("registered", hold_ms=hold_ms), caller=PHONE_B,
                       timeout=hold_ms / 1000 + 10, rtp_echo=True,
                       extra=["-oocsf", str(calls.SCENARIOS / f"{answer}.xml")])
     port = pbx.block.caller(SLOTS.index(slot)).sipp
-    calls.wait_for(lambda: f"@127.0.0.1:{port}" in pbx.instance.rx("pjsip show aor 1002")
+    calls.wait_for(lambda: f"@127.0.0.1:{port}" in pbx.instance.rx(f"pjsip show aor {PHONE_B}")
                    or not phone.running(), timeout=8,
                    message=f"1002 (sipp on port {port}) did not register")
     assert phone.running(), f"the REGISTER of 1002 failed: {phone.wait().reason()}"
@@ -373,7 +389,7 @@ def register_1002(pbx: Pbx, slot: str, answer: str, hold_ms: int) -> calls.Sipp:
 def endpoint_story(pbx: Pbx) -> dict[str, concurrent.futures.Future]:
     results: dict[str, concurrent.futures.Future] = {}
     for name, step in (("call-1002", call_1002), ("voicemail", leave_voicemail),
-                       ("own-mailbox", own_mailbox_97)):
+                       ("own-mailbox", own_mailbox_97), ("change-pin", change_pin_97)):
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
             future.set_result(step(pbx))
@@ -397,7 +413,7 @@ def call_1002(pbx: Pbx) -> str:
         phone.kill()
     log = pbx.log(mark)
     caller = one_channel(log, "1002", "dial")
-    answered = re.search(rf"(PJSIP/1002-\w+) answered {re.escape(caller)}", log)
+    answered = re.search(rf"(PJSIP/{PHONE_B}-\w+) answered {re.escape(caller)}", log)
     assert answered, f"1002 did not answer {caller}:\n" + "\n".join(calls.lines_of(log, caller))
     callee = answered.group(1)
     to_1002, at_1001 = pbx.stats(callee), pbx.stats(caller)
@@ -443,7 +459,7 @@ def own_mailbox_97(pbx: Pbx) -> str:
     # Password and '#'; then 1 (first message) while the "you have" intro plays.
     keys = calls.media_pcap(5000, dtmf=[(1200, pbx.mailbox_password + "#"), (5000, "1")])
     call = pbx.call("own-mailbox", call_xml([sipp.play("keys.pcap"), sipp.pause(14000)]),
-                    service="*97", caller="1002", timeout=25, files={"keys.pcap": keys})
+                    service="*97", caller=PHONE_B, timeout=25, files={"keys.pcap": keys})
     calls.require_ok(call, "the call from 1002 to *97")
     log = pbx.log(mark)
     channel = one_channel(log, "*97", "voicemailmain")
@@ -453,13 +469,46 @@ def own_mailbox_97(pbx: Pbx) -> str:
     return f"{channel}: logged in with the password, played {played[0].split('Playing ')[1]}"
 
 
+def change_pin_97(pbx: Pbx) -> str:
+    """VoiceMailMain's mailbox options: 0, then 5, the new PIN twice. It lands in the
+    mailbox's directory (passwordlocation = spooldir); voicemail.conf stays as it was."""
+    new_pin = "".join(random.choice("123456789") for _ in range(7))
+    mark = now()
+    keys = calls.media_pcap(14000, dtmf=[(1200, pbx.mailbox_password + "#"), (5000, "0"),
+                                         (6800, "5"), (8400, new_pin + "#"),
+                                         (11600, new_pin + "#")])
+    call = pbx.call("change-pin", call_xml([sipp.play("keys.pcap"), sipp.pause(17000)]),
+                    service="*97", caller=PHONE_B, timeout=30, files={"keys.pcap": keys})
+    calls.require_ok(call, "the call from 1002 to *97 that changes the PIN")
+    log = pbx.log(mark)
+    channel = one_channel(log, "*97", "voicemailmain")
+    mine = calls.lines_of(log, channel)
+    assert any("Playing 'vm-passchanged" in line for line in mine), (
+        "VoiceMailMain did not confirm the new PIN:\n" + "\n".join(mine))
+    secret = pbx.sh(f"cat {SPOOL.rsplit('/', 1)[0]}/secret.conf")
+    assert re.search(rf"^password\s*=\s*{new_pin}$", secret, re.MULTILINE), secret
+    config = pbx.sh("cat /etc/asterisk/voicemail.conf")
+    assert f"1002 => {pbx.mailbox_password}," in config and new_pin not in config
+    return f"{channel}: new PIN confirmed, in the spool's secret.conf; voicemail.conf unchanged"
+
+
+def no_device(pbx: Pbx) -> str:
+    mark = now()
+    call = pbx.call("no-device", remote_bye_xml([], 8000), service="1999")
+    calls.require_ok(call, "the call to 1999 (no device: Asterisk hangs up)")
+    log = pbx.log(mark)
+    assert "Extension 1999 has no device in devices.lua" in log, log[-3000:]
+    return "1999: no device in devices.lua, said so and hung up"
+
+
 # ---- the tests ---------------------------------------------------------------------------
 
 def test_scenarios_render_to_xml():
     import xml.etree.ElementTree as ET
 
     for path in sorted(calls.SCENARIOS.glob("*.xml")):
-        root = ET.fromstring(calls.render(path.stem, hold_ms=1000).encode("iso-8859-1"))
+        root = ET.fromstring(calls.render(path.stem, hold_ms=1000, expires_header="Expires: 60")
+                             .encode("iso-8859-1"))
         assert root.tag == "scenario", path
 
 
@@ -505,6 +554,14 @@ def test_own_voicemail_97(outcomes):
 
 def test_any_voicemail_98(outcomes):
     outcomes.detail("any-mailbox")
+
+
+def test_a_new_pin_goes_into_the_spool(outcomes):
+    outcomes.detail("change-pin")
+
+
+def test_an_extension_without_a_device(outcomes):
+    outcomes.detail("no-device")
 
 
 def test_all_calls_took_less_than_the_budget(outcomes):

@@ -93,14 +93,21 @@ def test_installs_docker_and_runs_the_image(docker, tmp_path, distribution, inst
     assert option_values(run, "--network") == ["host"]
     assert option_values(run, "--restart") == ["unless-stopped"]
     envs = dict(value.split("=", 1) for value in option_values(run, "-e"))
-    assert envs == {"ASTERISK_EXTERNAL_ADDRESS": "ec2", "ASTERISK_SIP_PORT": "5060",
+    assert envs == {"ASTERISK_EXTERNAL_ADDRESS": "ec2", "ASTERISK_EXTERNAL_ADDRESS_REQUIRED": "yes",
+                    "ASTERISK_SIP_PORT": "5060",
                     "ASTERISK_RTP_START": "10000", "ASTERISK_RTP_END": "10099",
                     "ASTERISK_UID": "1000", "ASTERISK_GID": "1000"}
     volumes = dict(value.split(":", 1) for value in option_values(run, "-v"))
     assert volumes == {"/srv/asterisk/etc": "/etc/asterisk", "/srv/asterisk/spool": "/var/spool/asterisk",
                        "/srv/asterisk/log": "/var/log/asterisk", "/srv/asterisk/lib": "/var/lib/asterisk"}
-    assert sorted(tree) == sorted([f"/srv/asterisk/{d} 1000:1000 750" for d in ("etc", "spool", "log", "lib")]
-                                  + ["/srv/asterisk 0:0 755"])
+    # The configuration is root's (readable by the group), the state the user's.
+    assert sorted(tree) == sorted([f"/srv/asterisk/{d} 1000:1000 750" for d in ("spool", "log", "lib")]
+                                  + ["/srv/asterisk/etc 0:1000 750", "/srv/asterisk 0:0 755"])
+    # Least privilege: what the entrypoint needs as root, nothing for Asterisk.
+    assert option_values(run, "--cap-drop") == ["ALL"]
+    assert sorted(option_values(run, "--cap-add")) == ["CHOWN", "DAC_OVERRIDE", "FOWNER",
+                                                        "SETGID", "SETPCAP", "SETUID"]
+    assert option_values(run, "--security-opt") == ["no-new-privileges"]
     assert "started asterisk from docker.io/asteriskpipeline/asterisk:lts" in output
 
 

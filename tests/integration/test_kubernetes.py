@@ -5,6 +5,9 @@ run on the real image the way a kubelet would run it (user, read-only root, volu
 ConfigMap and Secret files, environment, then the probes)."""
 
 import contextlib
+import ipaddress
+import re
+import secrets
 import shutil
 import subprocess
 import time
@@ -108,7 +111,10 @@ def test_runs_as_the_image_user_with_its_group_owning_the_volumes(rendered):
         assert security["runAsUser"] == security["runAsGroup"] == security["fsGroup"] == uid, layout
         spec = container(docs)
         assert spec["securityContext"]["allowPrivilegeEscalation"] is False
+        assert spec["securityContext"]["privileged"] is False
         assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert "add" not in spec["securityContext"]["capabilities"]
+        assert pod(docs)["automountServiceAccountToken"] is False, layout
 
 
 def test_requests_and_limits(rendered):
@@ -119,7 +125,8 @@ def test_requests_and_limits(rendered):
 
 
 def test_environment_names_are_the_image_variables(rendered):
-    documented = set(readme_defaults()) | {"ASTERISK_EXTERNAL_ADDRESS", "ASTERISK_LOCAL_NETS"}
+    documented = set(readme_defaults()) | {"ASTERISK_EXTERNAL_ADDRESS", "ASTERISK_LOCAL_NETS",
+                                           "ASTERISK_SIP_PERMIT"}
     for layout, docs in rendered.items():
         assert set(env(docs)) <= documented, layout
         assert container(docs)["envFrom"] == [
@@ -135,18 +142,31 @@ def test_endpoints_are_mounted_into_pjsip_d(rendered):
     config_map = one(docs, "ConfigMap", "asterisk-pjsip")
     assert {"configMap": {"name": config_map["metadata"]["name"]}} in sources
     assert {"secret": {"name": "asterisk-pjsip-auth", "optional": True}} in sources
-    assert "[1000](endpoint-defaults)" in config_map["data"]["endpoints.conf"]
+    assert "](endpoint-defaults)" in config_map["data"]["endpoints.conf"]
     settings = [line for line in config_map["data"]["endpoints.conf"].splitlines()
                 if not line.lstrip().startswith(";")]
     assert not [line for line in settings if line.replace(" ", "").startswith("password=")]
 
 
-def test_spool_on_a_persistent_volume(rendered):
+@pytest.mark.parametrize("path", ["/var/spool/asterisk", "/var/lib/asterisk"])
+def test_state_on_persistent_volumes(rendered, path):
     docs = rendered["base"]
-    [mount] = [m for m in container(docs)["volumeMounts"] if m["mountPath"] == "/var/spool/asterisk"]
+    [mount] = [m for m in container(docs)["volumeMounts"] if m["mountPath"] == path]
     [volume] = [v for v in pod(docs)["volumes"] if v["name"] == mount["name"]]
-    claim = one(docs, "PersistentVolumeClaim")
-    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    claims = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    assert volume["persistentVolumeClaim"]["claimName"] in claims
+
+
+def test_devices_are_not_extension_numbers(rendered):
+    docs = rendered["base"]
+    endpoints = one(docs, "ConfigMap", "asterisk-pjsip")["data"]["endpoints.conf"]
+    devices = re.findall(r"^\[([^\]]+)\]\(endpoint-defaults\)", endpoints, re.MULTILINE)
+    assert devices and not [d for d in devices if d.isdigit()], devices
+    mapping = dict(re.findall(r'\["(\d+)"\]\s*=\s*"([^"]+)"',
+                              one(docs, "ConfigMap", "asterisk-dialplan")["data"]["devices.lua"]))
+    assert set(mapping.values()) == set(devices), (mapping, devices)
+    [mount] = [m for m in container(docs)["volumeMounts"] if m["mountPath"] == "/etc/asterisk/devices.lua"]
+    assert mount["subPath"] == "devices.lua" and mount["readOnly"] is True
 
 
 # ----------------------------------------------------------------------------- overlays
@@ -179,6 +199,11 @@ def test_service_overlay_exposes_sip_and_every_rtp_port(rendered):
     assert len(ports) == len(rtp) + 2
     assert all(p["targetPort"] == p["port"] for p in ports)
     assert service["spec"]["externalTrafficPolicy"] == "Local"
+    # The load balancer lets in what Asterisk's own ACL permits, and nothing else.
+    permit = settings["ASTERISK_SIP_PERMIT"]
+    assert permit, "service.env sets no ASTERISK_SIP_PERMIT"
+    assert service["spec"]["loadBalancerSourceRanges"] == [
+        str(ipaddress.ip_network(item, strict=False)) for item in re.split(r"[\s,]+", permit) if item]
     labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
 
@@ -191,14 +216,11 @@ def test_service_yaml_is_up_to_date():
 
 # ----------------------------------------------------------------------------- the real image
 
-AUTHS = """[1000](auth-defaults)
-username = 1000
-password = test-secret-1000
-
-[1001](auth-defaults)
-username = 1001
-password = test-secret-1001
-"""
+def auths(docs) -> str:
+    """The Secret's auths.conf, made as docs/kubernetes.md says: a random password each."""
+    endpoints = one(docs, "ConfigMap", "asterisk-pjsip")["data"]["endpoints.conf"]
+    return "".join(f"[{device}](auth-defaults)\nusername = {device}\npassword = {secrets.token_urlsafe(18)}\n\n"
+                   for device in re.findall(r"^\[([^\]]+)\]\(endpoint-defaults\)", endpoints, re.MULTILINE))
 
 
 def docker_run_args(docs, files_dir: Path) -> list[str]:
@@ -218,19 +240,26 @@ def docker_run_args(docs, files_dir: Path) -> list[str]:
         volume = volumes[mount["name"]]
         if "projected" in volume:
             args += ["-v", f"{files_dir}:{mount['mountPath']}:ro"]
+        elif "configMap" in volume:    # one key, mounted with subPath
+            args += ["-v", f"{files_dir / 'subpath' / mount['subPath']}:{mount['mountPath']}:ro"]
         else:   # emptyDir, or a new (empty) persistent volume: group fsGroup, group-writable
             args += ["--tmpfs", f"{mount['mountPath']}:gid={fs_group},mode=2777"]
     return args
 
 
 def project_files(docs, directory: Path, group: int) -> None:
-    """The projected volume's files: the ConfigMap's keys and a Secret's auths.conf."""
+    """The projected volume's files (the ConfigMap's keys and a Secret's auths.conf), and
+    in subpath/ the keys of the ConfigMaps mounted one file at a time."""
     spec = pod(docs)
     [volume] = [v for v in spec["volumes"] if "projected" in v]
-    mode = volume["projected"]["defaultMode"]
     config_map = one(docs, "ConfigMap", "asterisk-pjsip")
-    files = {**config_map["data"], "auths.conf": AUTHS}
-    for name, text in files.items():
+    files = {name: (text, volume["projected"]["defaultMode"])
+             for name, text in {**config_map["data"], "auths.conf": auths(docs)}.items()}
+    (directory / "subpath").mkdir()
+    for single in [v for v in spec["volumes"] if "configMap" in v]:
+        data = one(docs, "ConfigMap", single["configMap"]["name"])["data"]
+        files |= {f"subpath/{name}": (text, single["configMap"]["defaultMode"]) for name, text in data.items()}
+    for name, (text, mode) in files.items():
         path = directory / name
         path.write_text(text)
         path.chmod(mode)
@@ -280,8 +309,14 @@ def test_the_pod_spec_runs_the_real_image_and_its_probes_pass(docker, images, re
         rtp = subprocess.run(["docker", "exec", name, "asterisk", "-rx", "rtp show settings"],
                              capture_output=True, text=True).stdout
         user = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True, text=True).stdout
-    for endpoint in ("1000", "1001"):
-        assert f"Endpoint:  {endpoint}/{endpoint}" in endpoints, endpoints
+        # Runs extensions.lua, which reads the mounted devices.lua: an error fails the reload.
+        reload = subprocess.run(["docker", "exec", name, "asterisk", "-rx", "module reload pbx_lua"],
+                                capture_output=True, text=True).stdout
+    assert "reloaded successfully" in reload, reload
+    devices = re.findall(r"^\[([^\]]+)\]\(endpoint-defaults\)",
+                         one(docs, "ConfigMap", "asterisk-pjsip")["data"]["endpoints.conf"], re.MULTILINE)
+    for endpoint in devices:
+        assert f"Endpoint:  {endpoint}" in endpoints, endpoints
         assert f"InAuth:  {endpoint}/{endpoint}" in endpoints, endpoints   # from the Secret's file
     assert "10000" in rtp and "10039" in rtp, rtp
     assert user.strip() == "1000"

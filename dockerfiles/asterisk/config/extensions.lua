@@ -13,14 +13,43 @@
 --              4 = conference room 610, 9 = your voicemail
 --   610        conference room (ConfBridge)
 --   700        call parking: blind-transfer a call to 700, pick it up at 701-720
---   1000-1999  calls the endpoint of that name; voicemail when busy or unanswered
---              (if voicemail.conf has a mailbox of that number)
---   *97        your own voicemail (mailbox = your endpoint name)
---   *98        any mailbox (asks for mailbox and password)
+--   1000-1999  calls the device of that extension (devices.lua); voicemail when busy or
+--              unanswered (if voicemail.conf has a mailbox of that number)
+--   *97        your own voicemail (the mailbox of your device's extension)
+--   *98        any mailbox (asks for mailbox and PIN)
 --
 -- Reference: https://docs.asterisk.org/Configuration/Dialplan/Lua-Dialplan-Configuration/
 
 local VOICEMAIL_CONTEXT = "default"
+local DEVICES_FILE = "/etc/asterisk/devices.lua"
+
+-- Extension number -> device name, from devices.lua. pbx_lua runs this file for every
+-- call, so an edit of devices.lua counts at once; an error in it fails every call (and
+-- `module reload pbx_lua`) with the line named in the log. No file: no devices.
+local function load_devices()
+	local chunk, err = loadfile(DEVICES_FILE)
+	if not chunk then
+		local file = io.open(DEVICES_FILE)
+		if not file then
+			return {}
+		end
+		file:close()
+		error(err)
+	end
+	local devices = chunk()
+	assert(type(devices) == "table", DEVICES_FILE .. " must return a table")
+	return devices
+end
+
+local devices = load_devices()
+
+local function extension_of(device)
+	for exten, name in pairs(devices) do
+		if name == device then
+			return exten
+		end
+	end
+end
 
 local function answer()
 	app.answer()
@@ -60,8 +89,14 @@ end
 
 local function my_voicemail()
 	answer()
-	local mailbox = channel["CHANNEL(endpoint)"]:get()
-	app.voicemailmain(mailbox .. "@" .. VOICEMAIL_CONTEXT)
+	local device = channel["CHANNEL(endpoint)"]:get()
+	local mailbox = extension_of(device)
+	if mailbox then
+		app.voicemailmain(mailbox .. "@" .. VOICEMAIL_CONTEXT)
+	else
+		app.verbose(0, "Voicemail: device " .. device .. " has no extension in devices.lua")
+		app.playback("vm-nobox")
+	end
 	app.hangup()
 end
 
@@ -121,9 +156,16 @@ local function ivr()
 	app.hangup()
 end
 
--- Calls another registered endpoint; voicemail when it does not answer.
-local function call_endpoint(context, exten)
-	app.dial("PJSIP/" .. exten, 30)
+-- Calls the device of an extension; voicemail when it does not answer.
+local function call_extension(context, exten)
+	local device = devices[exten]
+	if not device then
+		app.verbose(0, "Extension " .. exten .. " has no device in devices.lua")
+		app.playback("ss-noservice")
+		app.hangup()
+		return
+	end
+	app.dial("PJSIP/" .. device, 30)
 	local status = channel.DIALSTATUS:get()
 	if (status == "BUSY" or status == "NOANSWER" or status == "CHANUNAVAIL")
 			and has_mailbox(exten) then
@@ -143,7 +185,7 @@ extensions = {
 		["604"] = music_on_hold,
 		["605"] = ivr,
 		["610"] = conference_room,
-		["_1XXX"] = call_endpoint,
+		["_1XXX"] = call_extension,
 		["*97"] = my_voicemail,
 		["*98"] = any_voicemail,
 	},

@@ -9,6 +9,18 @@ if [ "${1:-}" != postgres ]; then
 	exec "$@"
 fi
 
+# POSTGRES_PASSWORD_FILE, read as root (the official image's file_env): the variable is
+# exported and the _FILE one dropped before starting again as postgres.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+	if [ -n "${POSTGRES_PASSWORD:-}" ]; then
+		log "error: both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set (but are exclusive)"
+		exit 1
+	fi
+	POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+	export POSTGRES_PASSWORD
+	unset POSTGRES_PASSWORD_FILE
+fi
+
 # As root: own the data and socket directories, then start again as postgres.
 if [ "$(id -u)" = 0 ]; then
 	mkdir -p "$PGDATA" /var/run/postgresql
@@ -46,8 +58,15 @@ first_start() {
 				--dbname "$POSTGRES_DB" -f "$file" >/dev/null
 			;;
 		*.sh)
-			log "running $file"
-			. "$file"
+			# Executed if executable, else sourced (as the official image does).
+			if [ -x "$file" ]; then
+				log "running $file"
+				"$file"
+			else
+				log "sourcing $file"
+				# shellcheck source=/dev/null
+				. "$file"
+			fi
 			;;
 		*) if [ -e "$file" ]; then log "ignoring $file"; fi ;;
 		esac

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Writes service.yaml: the SIP port (base/asterisk.env) and every RTP port of the range in
-service.env, one Service port each (Kubernetes has no port ranges). Run it after changing
-either file; tests/integration/test_kubernetes.py fails while service.yaml is out of date.
+service.env, one Service port each (Kubernetes has no port ranges), and the networks of
+ASTERISK_SIP_PERMIT (service.env) as the load balancer's source ranges. Run it after
+changing either file; tests/integration/test_kubernetes.py fails while service.yaml is out
+of date.
 
     python3 deploy/kubernetes/overlays/service/generate-service.py [--check]
 """
 
+import ipaddress
+import re
 import sys
 from pathlib import Path
 
@@ -29,7 +33,6 @@ spec:
   externalTrafficPolicy: Local
   selector:
     app.kubernetes.io/name: asterisk
-  ports:
 """
 
 
@@ -43,12 +46,24 @@ def read_env(*paths: Path) -> dict[str, str]:
     return env
 
 
+def source_ranges(permit: str) -> list[str]:
+    """ASTERISK_SIP_PERMIT's networks as CIDRs (a bare address is a /32 or /128)."""
+    return [str(ipaddress.ip_network(item, strict=False)) for item in re.split(r"[\s,]+", permit) if item]
+
+
 def render() -> str:
     env = read_env(BASE_ENV, OVERLAY_ENV)
     sip = int(env["ASTERISK_SIP_PORT"])
     start, end = int(env["ASTERISK_RTP_START"]), int(env["ASTERISK_RTP_END"])
-    lines = [f"    - {{name: sip-{protocol.lower()}, protocol: {protocol}, port: {sip}, targetPort: {sip}}}"
-             for protocol in ("UDP", "TCP")]
+    lines = []
+    ranges = source_ranges(env.get("ASTERISK_SIP_PERMIT", ""))
+    if ranges:
+        lines.append("  # Only these networks reach the load balancer (ASTERISK_SIP_PERMIT in service.env):")
+        lines.append("  loadBalancerSourceRanges:")
+        lines += [f"    - {cidr}" for cidr in ranges]
+    lines.append("  ports:")
+    lines += [f"    - {{name: sip-{protocol.lower()}, protocol: {protocol}, port: {sip}, targetPort: {sip}}}"
+              for protocol in ("UDP", "TCP")]
     lines += [f"    - {{name: rtp-{port}, protocol: UDP, port: {port}, targetPort: {port}}}"
               for port in range(start, end + 1)]
     return HEADER + "\n".join(lines) + "\n"
