@@ -45,7 +45,6 @@ ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 STANDIN = Path(__file__).resolve().parent / "postgres-standin"
 STANDIN_IMAGE = "pipeline-test/postgres-standin:15"
 PROJECT_LABEL = "com.docker.compose.project"
-SUITE_SECONDS = 120
 ECHO_MS = 3000
 
 
@@ -219,7 +218,6 @@ def test_realtime_endpoint_registers_and_calls(docker, images, postgres_image, t
     seconds = time.monotonic() - start
     print(f"up --wait {booted:.1f}s; {name} registered and called 600: {detail}; {role}; "
           f"{seconds:.1f}s in all")
-    assert seconds < SUITE_SECONDS
 
 
 def add_endpoint(compose, name: str, password: str) -> None:
