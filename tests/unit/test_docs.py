@@ -82,3 +82,32 @@ def test_a_drifted_flag_is_caught():
         "PIPELINE_MIRROR=http://m .venv/bin/pipeline build lts --no-such-flag")]]
     with pytest.raises(SystemExit):
         cli.parser().parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- image environment
+
+ENTRYPOINT = ROOT / "dockerfiles" / "asterisk" / "entrypoint.sh"
+IMAGE_README = ROOT / "dockerfiles" / "asterisk" / "README.md"
+VARIABLE = re.compile(r"\b(ASTERISK_[A-Z0-9]+(?:_[A-Z0-9]+)*)\b")
+# Names that are not the image's settings: a build argument, compose's own variables, and
+# the old name the entrypoint refuses with a pointer to the new one.
+NOT_SETTINGS = {"ASTERISK_VERSION", "ASTERISK_IMAGE", "ASTERISK_TAG", "ASTERISK_EC2_METADATA_URL"}
+
+
+def variables(text: str) -> set[str]:
+    return set(VARIABLE.findall(text)) - NOT_SETTINGS
+
+
+def test_every_variable_the_entrypoint_reads_is_documented():
+    read = variables(ENTRYPOINT.read_text())
+    assert len(read) > 10
+    undocumented = read - variables(IMAGE_README.read_text())
+    assert not undocumented, f"dockerfiles/asterisk/README.md does not document {sorted(undocumented)}"
+
+
+def test_every_documented_variable_exists_in_the_entrypoint():
+    read = variables(ENTRYPOINT.read_text())
+    for path in [*DOCS, *sorted((ROOT / "deploy").rglob("*"))]:
+        if path.is_file() and path.suffix in ("", ".md", ".yaml", ".yml", ".env", ".sh", ".lua", ".conf"):
+            unknown = variables(path.read_text(errors="replace")) - read
+            assert not unknown, f"{path.relative_to(ROOT)} names {sorted(unknown)}, which the entrypoint does not read"
