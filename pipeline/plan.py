@@ -67,16 +67,16 @@ class Target:
     def as_json(self, registries: Sequence[Registry]) -> dict[str, Any]:
         """`version` is the exact spec of the target, which CI's later jobs pass to
         `pipeline publish`: the release (22.10.1), or the pinned snapshot (git:master@SHA)."""
-        source: dict[str, str]
         if isinstance(self.release, Snapshot):
-            source = {"version": self.release.version.spec, "commit": self.release.version.commit,
-                      "repository": self.release.url}
+            version = self.release.version.spec
+            source = {"commit": self.release.version.commit, "repository": self.release.url}
         else:
-            source = {"version": str(self.version), "tarball_url": self.release.tarball_url}
+            version = str(self.version)
+            source = {"tarball_url": self.release.tarball_url}
         return {
             "id": self.id,
             "series": self.series,
-            "version": source.pop("version"),
+            "version": version,
             "variant": self.variant,
             "build_target": variant_named(self.variant).stage,
             "platforms": ",".join(self.platforms),
