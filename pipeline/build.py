@@ -30,8 +30,9 @@ from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
 from .plan import Plan, Target
 from .releases import Release
+from .snapshots import Snapshot
+from .sources import identity
 from .sources import prepare as prepare_sources
-from .sources import release_sha256
 
 SmokeFn = Callable[[DockerClient, str, Target, str, Path], None]
 """smoke(docker, local image, target, platform, logs dir): raises SmokeError when it fails."""
@@ -114,7 +115,7 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
     log.debug(f"docker buildx build {dockerfiles} --target {stage} --build-context sources={context} "
               f"--platform {','.join(platforms)} " + " ".join(f"-t {t}" for t in tags))
     lines: list[str] = []
-    caching = cache_options(cache, f"asterisk-{target.version}")
+    caching = cache_options(cache, f"asterisk-{target.source_id}")
     with tempfile.TemporaryDirectory() as scratch:
         metadata_file = Path(scratch) / "metadata.json"
         try:
@@ -162,7 +163,8 @@ class Maker:
     """How a target's image is made and tested: the one build-then-smoke step.
 
     Tests swap the Dockerfiles (a tiny image built by the same code), the sources, the
-    release checksum and the smoke test.
+    release checksum and the smoke test. A development snapshot is made the same way: its
+    identity is its commit id, its context a git archive (sources.py).
     """
 
     sources: Sources
@@ -172,15 +174,16 @@ class Maker:
     smoke: SmokeFn | None = smoke.check_image
     dockerfiles: Path = image.DOCKERFILES
     provenance: image.Provenance = dataclasses.field(default_factory=image.Provenance)
-    prepare: Callable[[Release, Sources, Path], Path] = prepare_sources
-    checksum: Callable[[Release], str] = release_sha256
+    prepare: Callable[[Release | Snapshot, Sources, Path], Path] = prepare_sources
+    checksum: Callable[[Release | Snapshot], str] = identity
     base_digest: Callable[[str], str] = lambda name: ""
     _checksums: dict[str, str] = dataclasses.field(default_factory=dict)
     _contexts: dict[str, Path | PipelineError] = dataclasses.field(default_factory=dict)
 
     def inputs(self, target: Target) -> str:
-        """The inputs digest, from the release's published checksum (no download)."""
-        version = str(target.version)
+        """The inputs digest, from the release's published checksum or the snapshot's commit
+        id (no download)."""
+        version = target.source_id
         if version not in self._checksums:
             self._checksums[version] = self.checksum(target.release)
         return image.inputs_digest(target, self.sources, self._checksums[version],
@@ -197,7 +200,7 @@ class Maker:
 
     def context(self, target: Target) -> Path:
         """The verified sources of target's release (fetched once per release and run)."""
-        version = str(target.version)
+        version = target.source_id
         if version not in self._contexts:
             try:
                 with log.group(f"sources {version}"):
@@ -253,7 +256,7 @@ def ordered(targets: Iterable[Target]) -> list[Target]:
     the opus variant is the plain image plus one layer)."""
     releases: dict[str, list[Target]] = {}
     for target in targets:
-        releases.setdefault(str(target.version), []).append(target)
+        releases.setdefault(target.source_id, []).append(target)
     rank = {name: index for index, name in enumerate(image.VARIANT_NAMES)}
     return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
 
@@ -277,7 +280,7 @@ def run(matrix: Matrix, plan: Plan, options: Options) -> int:
     if options.dry_run:
         for target in ordered(plan.targets):
             log.info(f"would build {image.local_name(options.image_name, target)} for "
-                     f"{','.join(platforms(target))} from {target.release.tarball_url}"
+                     f"{','.join(platforms(target))} from {target.origin}"
                      + ("" if options.smoke else " (no smoke test)"))
         return 0
     docker = image.client()

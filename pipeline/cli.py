@@ -47,7 +47,8 @@ def _dry_run(parser: argparse.ArgumentParser) -> None:
 
 def _selection(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("specs", nargs="+" if required else "*", metavar="SPEC",
-                        help="version specs, e.g. 22.x, 22.10.1, lts, latest, 22-cert"
+                        help="version specs, e.g. 22.x, 22.10.1, lts, latest, 22-cert, or a development "
+                             "snapshot from git: git:master, git:COMMIT"
                              + ("" if required else " (default: every series in the matrix)"))
     parser.add_argument("--variant", action="append", choices=VARIANT_NAMES, default=[],
                         help="only this variant (repeatable)")
@@ -77,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
         "Build, smoke-test and publish Asterisk images: "
         "matrix → versions → plan → build → smoke → publish."),
         epilog="Environment: PIPELINE_OUT (default ./out: sources, logs, manifest cache), "
-               "PIPELINE_MIRROR, PIPELINE_RELEASES (docs/matrix.md).")
+               "PIPELINE_MIRROR, PIPELINE_RELEASES, PIPELINE_GIT (docs/matrix.md).")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="print the targets and tags, then exit")
@@ -252,6 +253,9 @@ def _run_plan(args: argparse.Namespace) -> int:
     headers = ["target", "series", "platforms", "base image", "tags"]
     print(log.table(headers + (["why"] if args.outdated else []), rows) if rows
           else "every target is up to date")
+    snapshots = {t.snapshot for t in plan.targets if t.snapshot}
+    for snapshot in sorted(snapshots, key=lambda s: s.version.spec):
+        print(f"\n{snapshot.version}: commit {snapshot.version.commit} of {snapshot.url}")
     for registry in plan.registries:
         print(f"\n{registry.name} ({registry.type}): {registry.image}:<tag>")
     return 0

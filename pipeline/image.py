@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles" / "asterisk"
 
 # Labels every image carries (and the registries' copies are read back by).
-VERSION_LABEL = "org.asterisk.version"          # the Asterisk release, e.g. 22.10.1
+VERSION_LABEL = "org.asterisk.version"          # the Asterisk release, e.g. 22.10.1 (GIT-master-1a2b3c4)
+GIT_COMMIT_LABEL = "org.asterisk.git.commit"     # a development snapshot's commit (only those)
+GIT_REPOSITORY_LABEL = "org.asterisk.git.repository"   # ... and the repository it came from
 VARIANT_LABEL = "org.asterisk.variant"          # a VARIANTS name
 INPUTS_LABEL = "org.asterisk-pipeline.inputs"   # inputs_digest(): what it was built from
 BASE_LABEL = "org.asterisk-pipeline.base"       # the base image, NAME@DIGEST when known
@@ -72,9 +74,11 @@ def inputs_digest(target: Target, sources: Sources, tarball_sha256: str, *,
     """A digest of everything that goes into an image, known before building it.
 
     Stored as a label; publishing compares it with the registry's copy to skip targets that
-    are up to date without rebuilding them. The release tarball's sha256 stands for the
-    whole source tree (it names the bundled pjproject's md5); base_digest is the base
-    image's digest, so a new Debian image makes the target out of date.
+    are up to date without rebuilding them. The release tarball's sha256 (a snapshot's
+    commit id, passed in its place) stands for the whole source tree (it names the bundled
+    pjproject's md5); base_digest is the base image's digest, so a new Debian image makes
+    the target out of date. A snapshot's branch is not an input: one commit is one image,
+    whichever branch (or none) it was built as.
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in dockerfiles.rglob("*") if p.is_file()):
@@ -114,6 +118,9 @@ class Provenance:
 
 
 def labels(target: Target, inputs: str, provenance: Provenance, *, base: str = "") -> dict[str, str]:
+    snapshot = target.snapshot
+    git = {GIT_COMMIT_LABEL: snapshot.version.commit, GIT_REPOSITORY_LABEL: snapshot.url} \
+        if snapshot else {}
     return {
         "org.opencontainers.image.title": "asterisk",
         "org.opencontainers.image.description":
@@ -127,6 +134,7 @@ def labels(target: Target, inputs: str, provenance: Provenance, *, base: str = "
         VARIANT_LABEL: target.variant,
         INPUTS_LABEL: inputs,
         BASE_LABEL: base or target.base_image,
+        **git,
     }
 
 

@@ -5,9 +5,9 @@ version spec, a duplicate series or an empty matrix is a ConfigurationError whos
 message names the file, the key, the bad value and the fix. Nothing starts before this
 passes.
 
-Two environment variables point a run at stand-ins without editing the file:
-PIPELINE_MIRROR (see `Sources.url`) and PIPELINE_RELEASES (`listing`, `github`, or
-`file:PATH[,PATH...]`).
+Three environment variables point a run at stand-ins without editing the file:
+PIPELINE_MIRROR (see `Sources.url`), PIPELINE_RELEASES (`listing`, `github`, or
+`file:PATH[,PATH...]`) and PIPELINE_GIT (the git repository `git:` specs build from).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Sources:
     sounds: str = "https://downloads.asterisk.org/pub/telephony/sounds/releases"
     core_sounds: str = "asterisk-core-sounds-en-ulaw-1.6.1"
     moh: str = "asterisk-moh-opsound-ulaw-2.03"
+    git: str = "https://github.com/asterisk/asterisk"   # development snapshots (`git:` specs)
 
     def url(self, upstream: str) -> str:
         """An upstream URL, or where the mirror keeps it: https://HOST/PATH → MIRROR/HOST/PATH."""
@@ -252,6 +253,13 @@ def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
                 and value and not re.match(r"^https?://", value):
             raise reader.fail(f"sources.{name}", f"{value!r} is not an http(s) URL",
                               "write a URL such as https://host/path")
+    from_env = environ.get("PIPELINE_GIT", "")
+    values["git"] = from_env or values["git"]
+    if not re.match(r"^(?:(?:https?|ssh|git|file)://.|/)", values["git"]):
+        where = _Reader(Path("$PIPELINE_GIT")) if from_env else reader
+        raise where.fail("" if from_env else "sources.git", f"{values['git']!r} is not a git repository URL",
+                         "write one such as https://github.com/asterisk/asterisk "
+                         "(file:///path or /path for a local repository)")
     values["opus_codec_sha256"] = tuple(sorted(dict(values["opus_codec_sha256"]).items()))
     return Sources(**values)
 

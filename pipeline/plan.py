@@ -1,7 +1,8 @@
 """Matrix × resolved versions × variants → targets, each with its tags per registry.
 
-The plan is pure given the release list: `pipeline plan` prints it and exits, and CI's job
-matrix is its JSON (`{"include": [...]}`, usable directly as `strategy.matrix`).
+The plan is pure given the release list (and, for `git:` specs, the commits their branches
+point at): `pipeline plan` prints it and exits, and CI's job matrix is its JSON
+(`{"include": [...]}`, usable directly as `strategy.matrix`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
 from .image import variant as variant_named
-from .matrix import Matrix, Registry, Series
+from .matrix import Defaults, Matrix, Registry, Series
 from .releases import Release, ReleaseIndex
+from .snapshots import GitSpec, GitVersion, Remote, Snapshot
+from .snapshots import is_spec as is_git_spec
 from .versions import Spec, Version, resolve
 
 # Native GitHub-hosted runners per platform (no emulation in CI).
@@ -25,7 +28,7 @@ RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Target:
     series: str
-    release: Release
+    release: Release | Snapshot     # a release tarball, or a commit of the git repository
     variant: str
     platforms: tuple[str, ...]
     base_image: str
@@ -33,28 +36,54 @@ class Target:
     max_age: datetime.timedelta | None = None   # an image older than this is rebuilt
 
     @property
-    def version(self) -> Version:
+    def version(self) -> Version | GitVersion:
         return self.release.version
 
     @property
+    def snapshot(self) -> Snapshot | None:
+        return self.release if isinstance(self.release, Snapshot) else None
+
+    @property
+    def source_id(self) -> str:
+        """What the variants of one source share: 22.10.1, or git-1a2b3c4 for a snapshot."""
+        if isinstance(self.version, GitVersion):
+            return tag_rules.snapshot_tag(self.version)
+        return str(self.version)
+
+    @property
     def id(self) -> str:
-        return f"{self.version}{variant_named(self.variant).suffix}"
+        return f"{self.source_id}{variant_named(self.variant).suffix}"
+
+    @property
+    def origin(self) -> str:
+        """Where its source comes from, for people: a tarball URL, or repository and commit."""
+        if isinstance(self.release, Snapshot):
+            return f"{self.release.url} at {self.release.version.commit}"
+        return self.release.tarball_url
 
     def images(self, registry: Registry) -> list[str]:
         return [f"{registry.image}:{tag}" for tag in self.tags]
 
     def as_json(self, registries: Sequence[Registry]) -> dict[str, Any]:
+        """`version` is the exact spec of the target, which CI's later jobs pass to
+        `pipeline publish`: the release (22.10.1), or the pinned snapshot (git:master@SHA)."""
+        if isinstance(self.release, Snapshot):
+            version = self.release.version.spec
+            source = {"commit": self.release.version.commit, "repository": self.release.url}
+        else:
+            version = str(self.version)
+            source = {"tarball_url": self.release.tarball_url}
         return {
             "id": self.id,
             "series": self.series,
-            "version": str(self.version),
+            "version": version,
             "variant": self.variant,
             "build_target": variant_named(self.variant).stage,
             "platforms": ",".join(self.platforms),
             "base_image": self.base_image,
             "tags": list(self.tags),
             "images": [image for registry in registries for image in self.images(registry)],
-            "tarball_url": self.release.tarball_url,
+            **source,
         }
 
 
@@ -75,30 +104,39 @@ class Plan:
 
 
 def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = (), *,
-              variants: Sequence[str] = (), platforms: Sequence[str] = ()) -> Plan:
+              variants: Sequence[str] = (), platforms: Sequence[str] = (),
+              git: Remote | None = None) -> Plan:
     """The targets for the whole matrix, or for the specs in selection.
 
     A selected spec uses the settings (variants, platforms, base image) of the matrix
-    series that resolves to the same release, or the matrix defaults if none does.
+    series that resolves to the same release, or the matrix defaults if none does. A `git:`
+    spec (a development snapshot) uses the defaults; git is the repository it resolves in
+    (default: sources.git of the matrix).
     """
+    remote = git or Remote(matrix.sources.git)
+    resolved: list[tuple[Defaults, str, Version | Snapshot]]
     if selection:
-        resolved = [_selected(Spec.parse(text), matrix, index) for text in selection]
+        resolved = [_snapshot(GitSpec.parse(text), remote, matrix.defaults) if is_git_spec(text)
+                    else _selected(Spec.parse(text), matrix, index) for text in selection]
     else:
-        resolved = [(series, _resolve(series.spec, index)) for series in matrix.series]
+        resolved = [(series, series.spec.text, _resolve(series.spec, index)) for series in matrix.series]
     targets: dict[str, Target] = {}
-    for series, version in resolved:
-        release = index.get(version)
-        known = index.versions(certified=version.is_certified)
-        for variant in series.variants:
+    for settings, series_name, found in resolved:
+        release = found if isinstance(found, Snapshot) else index.get(found)
+        for variant in settings.variants:
             if variants and variant not in variants:
                 continue
-            chosen_platforms = tuple(p for p in series.platforms if not platforms or p in platforms)
+            chosen_platforms = tuple(p for p in settings.platforms if not platforms or p in platforms)
             if not chosen_platforms:
                 continue
-            target = Target(series=series.spec.text, release=release, variant=variant,
+            if isinstance(found, Snapshot):
+                tags = tag_rules.snapshot_tags(found.version, variant)
+            else:
+                tags = tag_rules.tags_for(found, variant, index.versions(certified=found.is_certified))
+            target = Target(series=series_name, release=release, variant=variant,
                             platforms=chosen_platforms,
-                            base_image=series.base_image, max_age=series.max_age,
-                            tags=tuple(tag_rules.tags_for(version, variant, known)))
+                            base_image=settings.base_image, max_age=settings.max_age,
+                            tags=tuple(tags))
             targets.setdefault(target.id, target)  # two specs may name one release
     if not targets:
         raise NothingToDoError("the selection matched no target; check the spec, --variant "
@@ -106,18 +144,25 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     return Plan(tuple(targets.values()), matrix.registries)
 
 
+def _snapshot(spec: GitSpec, remote: Remote, defaults: Defaults) -> tuple[Defaults, str, Snapshot]:
+    """A snapshot gets the matrix defaults; its series is git:master for every commit of
+    master (CI's build cache scope), git:1a2b3c4 for a commit named by its id."""
+    snapshot = remote.resolve(spec)
+    return defaults, f"git:{snapshot.version.branch or snapshot.version.short}", snapshot
+
+
 def _resolve(spec: Spec, index: ReleaseIndex) -> Version:
     return resolve(spec, index.versions(certified=spec.certified))
 
 
-def _selected(spec: Spec, matrix: Matrix, index: ReleaseIndex) -> tuple[Series, Version]:
+def _selected(spec: Spec, matrix: Matrix, index: ReleaseIndex) -> tuple[Series, str, Version]:
     version = _resolve(spec, index)
     for series in matrix.series:
         if series.spec.certified == spec.certified:
             try:
                 if _resolve(series.spec, index) == version:
-                    return series, version
+                    return series, series.spec.text, version
             except ResolutionError:
                 continue  # e.g. a mirror that carries only some series
     # a release the matrix does not list: the defaults apply
-    return Series(spec=spec, **dataclasses.asdict(matrix.defaults)), version
+    return Series(spec=spec, **dataclasses.asdict(matrix.defaults)), spec.text, version

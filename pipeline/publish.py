@@ -445,7 +445,8 @@ def outdated(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
             if build:
                 full = next(a for s in sessions for a in decision.actions[s.name]
                             if s.name in build and a.tag == target.id)
-                why = "new release" if full.action == "create" else full.reason
+                new = "new snapshot" if target.snapshot else "new release"
+                why = new if full.action == "create" else full.reason
                 needs[target.id] = (True, f"{why} ({', '.join(build)})")
             elif any(decision.changes(s) for s in sessions):
                 needs[target.id] = (False, "; ".join(f"{s.name}: {describe([a for a in decision.actions[s.name] if a.changes])}"

@@ -40,7 +40,7 @@ from .versions import Version
 DOCKER_HUB_API = "registry-1.docker.io"
 BACKOFF = 2.0      # seconds before the first retry of a transient failure; doubled each time
 KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, image.BASE_LABEL,
-               image.CREATED_LABEL)
+               image.CREATED_LABEL, image.GIT_COMMIT_LABEL)
 
 # Secrets seen during this process (passwords, tokens): scrubbed from every message.
 _SECRETS: set[str] = set()
@@ -112,7 +112,8 @@ def current_from(info: ImageInfo) -> Current:
     except ValueError:
         created = None
     return Current(digest=info.digest, platforms=info.platforms, version=version,
-                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL), created=created)
+                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL), created=created,
+                   commit=common(image.GIT_COMMIT_LABEL))
 
 
 # ----------------------------------------------------------------------------- one registry

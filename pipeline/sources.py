@@ -1,9 +1,13 @@
-"""Fetching and verifying a release's inputs into the build's `sources` context.
+"""Fetching and verifying a release's (or a snapshot's) inputs into the build's `sources`
+context.
 
 Nothing is built from a file that was not verified:
 
-* the Asterisk tarball against the release's published .sha256;
-* the bundled pjproject tarball against the md5 that the (verified) Asterisk tree names;
+* the Asterisk tarball against the release's published .sha256; a development snapshot's
+  tree is fetched by its full commit id, which git verifies every object against
+  (snapshots.py), and archived with a `.version` saying what it is;
+* the bundled pjproject tarball against the md5 that the (verified) Asterisk tree names,
+  for a snapshot too: the commit anchors the tree, the tree anchors pjproject;
 * the Opus codec files against sha256 sums pinned in matrix.yaml;
 * the sound tarballs against the checksum file published beside them.
 
@@ -26,18 +30,23 @@ from . import http, log
 from .errors import SourceError
 from .matrix import Sources
 from .releases import Release
+from .snapshots import Remote, Snapshot
 
 OPUS_FILES = ("codec_opus_open_source.c", "ex_opus.h")
 _HEX_RE = re.compile(r"\b([0-9a-fA-F]{32,128})\b")
 
 
-def prepare(release: Release, sources: Sources, context: Path) -> Path:
-    """Download and verify everything one release's build needs into context/."""
+def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Path:
+    """Download and verify everything one release's (or snapshot's) build needs into context/."""
     context.mkdir(parents=True, exist_ok=True)
-    with log.step(f"fetch and verify asterisk {release.version}"):
-        tarball = context / "asterisk.tar.gz"
-        _fetch_verified(release.tarball_url, tarball,
-                        _published_digest(release.checksum_urls, release.tarball_url))
+    tarball = context / "asterisk.tar.gz"
+    if isinstance(release, Snapshot):
+        with log.step(f"fetch {release.version} ({release.version.commit}) from {release.url}"):
+            Remote(release.repository).archive(release, tarball)
+    else:
+        with log.step(f"fetch and verify asterisk {release.version}"):
+            _fetch_verified(release.tarball_url, tarball,
+                            _published_digest(release.checksum_urls, release.tarball_url))
     with log.step("fetch and verify bundled pjproject"):
         _fetch_pjproject(tarball, sources, context / "externals")
     with log.step("fetch and verify opus codec"):
@@ -74,6 +83,14 @@ def file_sha256(path: Path) -> str:
 def release_sha256(release: Release) -> str:
     """The release tarball's published sha256, without downloading the tarball."""
     return _published_digest(release.checksum_urls, release.tarball_url)[1]
+
+
+def identity(release: Release | Snapshot) -> str:
+    """What the source is, known before downloading it: a release's published sha256, or a
+    snapshot's full commit id."""
+    if isinstance(release, Snapshot):
+        return release.version.commit
+    return release_sha256(release)
 
 
 def _digest(path: Path, algorithm: str) -> str:

@@ -16,6 +16,10 @@ release under that alias, so a tag never moves to an older version:
 
 The Opus variant gets the same tags with `-opus` appended (`22.10.1-opus`, `lts-opus`).
 
+A development snapshot (`snapshot_tags`, a commit of the git repository) gets
+`git-<sha7>`, which never moves to another commit, and, when built from a branch,
+`<branch>-git` ('/' written '-'), which follows the branch. Neither can be a release tag.
+
 What to do with each tag, given what it points at in a registry (`plan_tags`): create,
 move, keep (it points at a newer version, or at an image not made here) or up to date.
 """
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ResolutionError
 from .image import variant as variant_named
+from .snapshots import GitVersion
 from .versions import Spec, Version, newest_with_prefix, resolve
 
 if TYPE_CHECKING:
@@ -45,6 +50,20 @@ def tags_for(version: Version, variant: str, releases: Iterable[Version]) -> lis
         names += _aliases(version, known)
     suffix = variant_named(variant).suffix
     return [name + suffix for name in names]
+
+
+def snapshot_tags(version: GitVersion, variant: str) -> list[str]:
+    """A snapshot's tags: git-<sha7>, then <branch>-git when it was built from a branch."""
+    names = [snapshot_tag(version)]
+    if version.branch:
+        names.append(version.branch.replace("/", "-") + "-git")
+    suffix = variant_named(variant).suffix
+    return [name + suffix for name in names]
+
+
+def snapshot_tag(version: GitVersion) -> str:
+    """The tag only this commit ever gets: git-1a2b3c4."""
+    return f"git-{version.short}"
 
 
 def _aliases(version: Version, known: list[Version]) -> list[str]:
@@ -83,6 +102,7 @@ class Current:
     version: Version | None   # its version label (None: missing, unreadable, or platforms disagree)
     inputs: str = ""          # its inputs label ("" when missing)
     base: str = ""            # its base image label, NAME@DIGEST
+    commit: str = ""          # its git commit label: a snapshot's commit ("" for a release)
     created: datetime.datetime | None = None   # its org.opencontainers.image.created label
 
 
@@ -105,7 +125,8 @@ def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None],
     same inputs for every platform and not older than the target's max_age (at `now`),
     else it is (re)pushed, with the reason. An alias
     (`22`, `lts`, ...) moves only forward: it is kept when it points at a newer version,
-    or at an image without a readable version label (not made here: left alone).
+    or at an image without a readable version label (not made here: left alone). A
+    snapshot's branch tag follows its branch (`_branch_tag`).
     """
     actions = []
     version = target.version
@@ -115,6 +136,8 @@ def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None],
             actions.append(TagAction(tag, CREATE))
         elif tag == target.id:
             actions.append(_full_tag(target, inputs, base, current, now))
+        elif isinstance(version, GitVersion):
+            actions.append(_branch_tag(target, tag, version, inputs, current, now))
         elif current.version is None:
             actions.append(TagAction(tag, KEEP, "points at an image without a version label"))
         elif current.version > version:
@@ -126,6 +149,21 @@ def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None],
         else:
             actions.append(TagAction(tag, MOVE, "from an older build of the same version"))
     return actions
+
+
+def _branch_tag(target: Target, tag: str, version: GitVersion, inputs: str, current: Current,
+                now: datetime.datetime | None) -> TagAction:
+    """`<branch>-git` goes wherever the branch went: commits are not ordered like versions,
+    and a branch is what its repository says it is. The plan resolved the branch when the
+    run started, and runs never overlap (CI's concurrency group), so a later run always
+    resolved a later state of the branch."""
+    if not current.commit:
+        return TagAction(tag, KEEP, "points at an image that is not a git snapshot")
+    if current.commit != version.commit:
+        return TagAction(tag, MOVE, f"from git-{current.commit[:7]}")
+    if current.inputs == inputs and not _too_old(target, current, now):
+        return TagAction(tag, CURRENT)
+    return TagAction(tag, MOVE, "from an older build of the same commit")
 
 
 def _too_old(target: Target, current: Current, now: datetime.datetime | None) -> bool:

@@ -184,7 +184,9 @@ class Rehearsal:
         return ["runuser", "-u", self.user, "--", *command]
 
     def act(self, event_name: str, event: dict, *, workflow: str = "publish.yml",
-            job: str | None = None, timeout: float = 900) -> Run:
+            job: str | None = None, timeout: float = 900, extra_env: dict[str, str] | None = None) -> Run:
+        """Run the workflow on the event; extra_env adds to the steps' environment (e.g.
+        PIPELINE_GIT: the stand-in repository `git:` specs resolve in)."""
         clone = self.home / "clone"
         logs = self.home / "logs"
         shutil.rmtree(logs, ignore_errors=True)
@@ -210,6 +212,7 @@ class Rehearsal:
             "PIPELINE_RELEASES": f"file:{clone / 'tests' / 'fixtures' / RELEASES_FILE.name}",
             "PIPELINE_MIRROR": MIRROR,
             **RUNNER_ENV,
+            **(extra_env or {}),
         }
         command = [str(act), event_name, "-W", f".github/workflows/{workflow}", "-e", str(event_file),
                    "--json", "--no-cache-server", "--action-cache-path", str(self.home / "act-cache"),

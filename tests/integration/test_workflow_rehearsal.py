@@ -10,6 +10,8 @@ rehearsal.py for what act runs, what the stand-ins do, and the two rehearsal cha
 - The Actions cache step exports the cache's runtime variables and never the OIDC token
   request pair; the AWS step gets the role and region from `vars`.
 - ci.yml's lint and unit jobs pass on a push and on a pull request.
+- git-snapshot.yml's daily run starts publish.yml with git:master, and such a publish run
+  plans, builds and tags the snapshot (git-<sha7>, master-git) from a stand-in repository.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RELEASES_FILE, ROOT
+from tests.integration import gitrepo
 from tests.integration.conftest import MIRROR, TEST_IMAGE
 from tests.integration.registry import start_registry
 from tests.integration.rehearsal import (
@@ -37,6 +40,7 @@ from tests.integration.rehearsal import (
 )
 
 PUBLISH = ".github/workflows/publish.yml"
+SNAPSHOT = ".github/workflows/git-snapshot.yml"
 CACHE_VARIABLES = ["ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL",
                    "ACTIONS_CACHE_SERVICE_V2"]
 # The unprivileged user the build job's steps run as (GitHub's runners use `runner`).
@@ -171,6 +175,46 @@ def test_a_manual_run_from_another_branch_publishes_nothing(rehearsal):
     assert run.returncode == 0, run.text()[-4000:]
     assert run.jobs == {}, run.jobs   # plan skipped by its condition, build and merge with it
     assert run.calls == []
+
+
+# ----------------------------------------------------------------------------- git snapshots
+
+def test_the_daily_snapshot_run_starts_a_publish_run_of_git_master(rehearsal):
+    """git-snapshot.yml on its schedule: one job, which starts publish.yml on the branch
+    the schedule runs on (the default branch) with spec git:master (the `gh` stand-in
+    records it; the next test runs that publish)."""
+    rehearsal.prepare(branch="main")
+    run = rehearsal.act("schedule", schedule_event(SNAPSHOT), workflow="git-snapshot.yml")
+    assert run.jobs == {"dispatch": ["success"]}, run.text()[-4000:]
+    [call] = [call for call in run.calls if call[0] == "gh"]
+    assert call[2] == "workflow run publish.yml --ref main -f spec=git:master", call
+    assert call[4] == "token", call       # the run's GITHUB_TOKEN, as GH_TOKEN
+
+
+def test_a_publish_run_of_a_git_snapshot(rehearsal):
+    """publish.yml dispatched with spec git:master (as git-snapshot.yml does), the branch
+    in a stand-in repository: the plan job resolves it, one build job per variant and
+    platform gets the commit pinned (git:master@SHA), the merge tags git-<sha7> and
+    master-git, and no release tag."""
+    repository = workdir() / "asterisk"
+    try:
+        url, head = gitrepo.tiny_repository(repository)
+        rehearsal.prepare(branch="main")
+        run = rehearsal.act("workflow_dispatch", dispatch_event(PUBLISH, "main", {"spec": "git:master"}),
+                            extra_env={"PIPELINE_GIT": url})
+        assert run.jobs.get("plan") == ["success"], run.text()[-4000:]
+        assert run.jobs.get("build") == ["success"] * 4, run.text()[-4000:]
+        assert run.jobs.get("merge") == ["success"], run.text()[-4000:]
+        text = run.text()
+        # only the plan job asked the repository where master is: the others got it pinned
+        resolving = [line for line in text.splitlines() if "resolve branch master of" in line]
+        assert resolving and all(line.startswith("[plan]") for line in resolving), resolving
+        image = f"{rehearsal.registry_host}/asterisk"
+        for tag in (f"git-{head[:7]}", "master-git", f"git-{head[:7]}-opus", "master-git-opus"):
+            assert f"would create {image}:{tag} " in text, tag
+        assert f"{image}:lts" not in text and f"{image}:22" not in text
+    finally:
+        shutil.rmtree(repository.parent, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- as GitHub's runner user

@@ -46,7 +46,7 @@ def tool(name: str) -> str:
 
 
 def test_there_are_workflows():
-    assert [path.name for path in WORKFLOWS] == ["ci.yml", "publish.yml"]
+    assert [path.name for path in WORKFLOWS] == ["ci.yml", "git-snapshot.yml", "publish.yml"]
 
 
 def actionlint(*paths, cwd=ROOT):
@@ -89,7 +89,7 @@ def test_the_schema_finds_mistakes(tmp_path):
     assert "runs_on" in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize("script", ["ci.yml", "publish.yml"])
+@pytest.mark.parametrize("script", ["ci.yml", "publish.yml", "git-snapshot.yml"])
 def test_no_expression_is_expanded_inside_a_run_script(script):
     """Values reach scripts through env: (no script injection from inputs or plan output)."""
     flow = yaml.safe_load((ROOT / ".github" / "workflows" / script).read_text())

@@ -152,3 +152,67 @@ def test_max_age_rebuilds_what_is_older():
     assert {a.action for a in actions[1:]} == {"move"}
     # without max_age, age does not matter
     assert {a.action for a in plan_tags(target(), INPUTS, stale, now=now)} == {"up to date"}
+
+
+# ----------------------------------------------------------------------------- git snapshots
+
+COMMIT, NEXT, EARLIER = "1a2b3c4" + "0" * 33, "5d6e7f8" + "1" * 33, "0f0f0f0" + "2" * 33
+
+
+def snapshot(commit=COMMIT, branch="master", variant="plain"):
+    from pipeline.snapshots import GitVersion, Snapshot
+    from pipeline.tags import snapshot_tags
+
+    version = GitVersion(commit, branch)
+    return Target(series=f"git:{branch}", release=Snapshot(version, "https://github.com/asterisk/asterisk"),
+                  variant=variant, platforms=BOTH, base_image="debian:trixie-slim",
+                  tags=tuple(snapshot_tags(version, variant)))
+
+
+def built(commit, inputs=INPUTS, version="", platforms=BOTH):
+    """A tag's image: a snapshot of commit (a release when version is given instead)."""
+    return Current(digest="sha256:" + "2" * 64, platforms=platforms, inputs=inputs, commit=commit,
+                   version=Version.parse(version) if version else None)
+
+
+@pytest.mark.parametrize("state, expected", [
+    # first build of the branch
+    ({}, {"git-1a2b3c4": ("create", ""), "master-git": ("create", "")}),
+    # built before, same inputs: nothing to do
+    ({"git-1a2b3c4": built(COMMIT), "master-git": built(COMMIT)},
+     {"git-1a2b3c4": ("up to date", ""), "master-git": ("up to date", "")}),
+    # the branch moved on: the new commit gets its tag, the branch tag follows it
+    ({"master-git": built(EARLIER)},
+     {"git-1a2b3c4": ("create", ""), "master-git": ("move", "from git-0f0f0f0")}),
+    # the branch went back (a force-push upstream): the branch tag follows it there too
+    ({"git-1a2b3c4": built(COMMIT), "master-git": built(NEXT)},
+     {"git-1a2b3c4": ("up to date", ""), "master-git": ("move", "from git-5d6e7f8")}),
+    # the same commit built again from other inputs (a Dockerfile change): both move
+    ({"git-1a2b3c4": built(COMMIT, inputs=OTHER), "master-git": built(COMMIT, inputs=OTHER)},
+     {"git-1a2b3c4": ("move", "rebuilt: its inputs changed"),
+      "master-git": ("move", "from an older build of the same commit")}),
+    # a missing platform: the fixed tag is pushed again, the branch tag is already there
+    ({"git-1a2b3c4": built(COMMIT, platforms=("linux/amd64",)), "master-git": built(COMMIT)},
+     {"git-1a2b3c4": ("move", "adds linux/arm64"), "master-git": ("up to date", "")}),
+    # the branch tag holds something that is not a snapshot (a release, or by hand): left alone
+    ({"master-git": built("", version="22.10.1")},
+     {"git-1a2b3c4": ("create", ""), "master-git": ("keep", "points at an image that is not a git snapshot")}),
+])
+def test_snapshot_tag_decisions(state, expected):
+    actions = plan_tags(snapshot(), INPUTS, state)
+    assert {a.tag: (a.action, a.reason) for a in actions} == expected
+
+
+def test_release_aliases_never_take_a_snapshot_and_snapshots_never_name_a_release_tag(releases):
+    # a release alias that somehow points at a snapshot is left alone (no version label)
+    actions = plan_tags(target(), INPUTS, {"lts": built(COMMIT), "22": built(COMMIT)})
+    assert {a.tag: a.action for a in actions} == {
+        "22.10.1": "create", "22.10": "create", "22": "keep", "lts": "keep", "latest": "create"}
+    # and no snapshot tag can be a release tag: git-..., ...-git(-opus), never a version
+    recent = [v for v in releases if v.major >= 20]
+    release_tags = {tag for version in recent for variant in ("plain", "opus")
+                    for tag in tags_for(version, variant, recent)}
+    assert {"22.10.1", "22", "lts", "latest-opus", "23.4.0-rc1"} <= release_tags
+    for branch in ("master", "22", "20", "latest", "lts", "certified/22.8"):
+        for variant in ("plain", "opus"):
+            assert not set(snapshot(branch=branch, variant=variant).tags) & release_tags

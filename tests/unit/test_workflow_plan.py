@@ -12,6 +12,7 @@ import yaml
 
 from pipeline import cli
 from pipeline.matrix import load as load_matrix
+from pipeline.snapshots import GitSpec
 from tests.conftest import RELEASES_FILE, ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -107,7 +108,7 @@ def parse(argv: list[str]):
         raise AssertionError(f"the CLI rejects: {shlex.join(argv)}") from error
 
 
-@pytest.mark.parametrize("spec", ["", "20.x", "22.x lts"])
+@pytest.mark.parametrize("spec", ["", "20.x", "22.x lts", "git:master"])
 def test_the_plan_job_commands_parse(spec):
     plan_job = workflow("publish.yml")["jobs"]["plan"]
     context = {"inputs.spec": spec}
@@ -194,3 +195,28 @@ def test_actions_are_pinned_to_a_major_version(name):
     assert uses
     for action in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@v\d+", action), action
+
+
+# ----------------------------------------------------------------------------- the daily git snapshot
+
+def test_the_daily_snapshot_starts_a_publish_run_of_git_master():
+    """git-snapshot.yml starts publish.yml (workflow_dispatch) with a spec its plan job and
+    the CLI accept: once a day, from the branch the schedule runs on."""
+    flow = workflow("git-snapshot.yml")
+    [schedule] = triggers(flow)["schedule"]
+    minute, hour, *rest = schedule["cron"].split()
+    assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"]
+    [job] = flow["jobs"].values()
+    assert job["permissions"] == {"actions": "write"}
+    [(env, script)] = run_scripts(job)
+    words = shlex.split(script)
+    assert words[:4] == ["gh", "workflow", "run", "publish.yml"]
+    assert (WORKFLOWS / words[3]).is_file()
+    assert env["REF"] == "${{ github.ref_name }}" and words[words.index("--ref") + 1] == "$REF"
+    field = words[words.index("-f") + 1]
+    name, _, value = field.partition("=")
+    assert name in triggers(workflow("publish.yml"))["workflow_dispatch"]["inputs"]
+    spec = value.replace("$SPEC", env["SPEC"])
+    assert spec == "git:master"
+    GitSpec.parse(spec)
+    test_the_plan_job_commands_parse(spec)
