@@ -98,13 +98,15 @@ def cache_options(cache: str, scope: str) -> dict[str, dict[str, str]]:
 def build_image(docker: DockerClient, target: Target, context: Path, *, labels: Mapping[str, str],
                 platforms: Sequence[str], tags: Iterable[str] = (), load: bool = False,
                 cache: str = "", log_file: Path | None = None, base: str = "",
-                dockerfiles: Path = image.DOCKERFILES) -> dict[str, Any]:
+                dockerfiles: Path = image.DOCKERFILES, provenance: bool = False) -> dict[str, Any]:
     """One buildx build of one target; returns buildx's metadata (digests, ...).
 
     base: the image to build FROM (NAME@DIGEST), else the target's base image by name. The
     image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two builds
-    of one target with the same labels are the same image. BuildError with the failing
-    step and the log's tail on failure.
+    of one target with the same labels have the same layers and config. provenance: attach
+    BuildKit's SLSA provenance attestation (image.PROVENANCE) to each platform; it records
+    the build's invocation id and times, so the image index then differs per build.
+    BuildError with the failing step and the log's tail on failure.
     """
     stage = image.variant(target.variant).stage
     created = labels.get(image.CREATED_LABEL, "")
@@ -123,8 +125,8 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
                 dockerfiles, target=stage, build_args=build_args,
                 build_contexts={"sources": str(context)}, platforms=list(platforms), tags=list(tags),
                 labels=dict(labels), load=load, metadata_file=metadata_file, progress="plain",
-                provenance=False, stream_logs=True, cache_from=caching.get("cache_from"),
-                cache_to=caching.get("cache_to")))
+                provenance=dict(image.PROVENANCE) if provenance else False, stream_logs=True,
+                cache_from=caching.get("cache_from"), cache_to=caching.get("cache_to")))
             for line in stream:
                 lines.append(line)
                 log.debug(line.rstrip())
@@ -229,7 +231,7 @@ class Maker:
                 with log.step(f"build {built.image}"):
                     build_image(docker, target, context, labels=self.labels(target),
                                 platforms=platforms, tags=[built.image], load=True, cache=self.cache,
-                                base=self.base(target),
+                                base=self.base(target), provenance=True,
                                 log_file=self.logs(target) / "build.log", dockerfiles=self.dockerfiles)
                 built.steps["build"] = time.monotonic() - step
                 built.size = docker.image.inspect(built.image).size or 0

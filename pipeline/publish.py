@@ -326,7 +326,7 @@ def by_digest_target(run: Publisher, decision: Decision, todo: list[Session],
                 with log.step(f"push {platform} to {session.registry.image} by digest"):
                     pushed = session.push_platform(archive, platform, labels)
                 digests.write(directory, target, session.registry, pushed)
-                outcome.digest, outcome.status = pushed.digest, "pushed by digest"
+                outcome.digest, outcome.status = pushed.manifest.digest, "pushed by digest"
 
             attempt(outcome, push)
 
@@ -349,7 +349,8 @@ def merge_target(run: Publisher, decision: Decision, todo: list[Session],
                     raise PublishError(f"{session.name}: {target.id}: no digest for {', '.join(missing)} "
                                        f"in {directory} (its build job failed or did not push); not tagged")
                 with log.step(f"index {session.ref(target.id)}"):
-                    digest = session.put_index([target.id], [found[p] for p in target.platforms], labels)
+                    children = [child for p in target.platforms for child in found[p].children]
+                    digest = session.put_index([target.id], children, labels)
                 changed = [t for t in changed if t != target.id]
             else:
                 full = decision.states[session.name][target.id]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import distribution, image, log
-from .distribution import Descriptor, ImageInfo, Manifest
+from .distribution import Descriptor, ImageInfo, Manifest, PlatformPush
 from .errors import ConfigurationError, PublishError
 from .matrix import Registry
 from .tags import Current
@@ -156,10 +156,11 @@ class Session:
         self._remember(pushed.digest, platforms, labels)
         return pushed
 
-    def push_platform(self, archive: Path, platform: str, labels: Mapping[str, str]) -> Descriptor:
-        """One platform of the saved image, by digest (no tag): for the CI merge job."""
-        pushed = distribution.push_saved_image(self.api, self.repository, archive, platform=platform)
-        self._remember(pushed.digest, [platform], labels)
+    def push_platform(self, archive: Path, platform: str, labels: Mapping[str, str]) -> PlatformPush:
+        """One platform of the saved image and its attestations, by digest (no tag): for the
+        CI merge job."""
+        pushed = distribution.push_saved_platform(self.api, self.repository, archive, platform)
+        self._remember(pushed.manifest.digest, [platform], labels)
         return pushed
 
     def put_index(self, tags: Sequence[str], children: Sequence[Descriptor],
@@ -169,7 +170,8 @@ class Session:
         for tag in tags:
             self.api.put_manifest(self.repository, tag, index)
         self._manifests[index.digest] = index
-        self._remember(index.digest, [c.platform or "" for c in children], labels)
+        self._remember(index.digest, [c.platform or "" for c in children if not c.is_attestation],
+                       labels)
         return index.digest
 
     def point(self, tags: Iterable[str], digest: str) -> None:

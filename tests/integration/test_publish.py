@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
-from tests.integration.conftest import BASE_IMAGE, require
+from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
 from tests.integration.registry import (
     CuttingProxy,
     HubStandIn,
@@ -42,7 +43,7 @@ from tests.integration.tiny_image import tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
-IMAGE_NAME = "publish-test"
+IMAGE_NAME = f"{TEST_IMAGE}-publish"     # PIPELINE_TEST_IMAGE_NAME: one name per checkout
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -166,6 +167,35 @@ def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=vers
     return outcomes
 
 
+def check_provenance(registry, tag: str, platforms) -> None:
+    """Every platform of the image tag points at carries BuildKit's SLSA provenance (an
+    attestation manifest in the index), about exactly that platform's manifest."""
+    _, index = registry.manifest(REPO, tag)
+    manifests = {child["digest"]: child["platform"] for child in index["manifests"]
+                 if child["platform"]["architecture"] != "unknown"}
+    found = registry.provenance(REPO, tag)
+    assert set(found) == set(manifests) and len(manifests) == len(platforms), (found, manifests)
+    for digest, statement in found.items():
+        assert statement["predicateType"].startswith("https://slsa.dev/provenance/")
+        assert [s["digest"]["sha256"] for s in statement["subject"]] == [digest.split(":")[1]]
+        parameters = statement["predicate"]["invocation"]["parameters"]
+        assert parameters["args"]["build-arg:ASTERISK_VERSION"] == tag.split("-")[0]
+
+
+def local_manifests(docker, ref: str, work: Path) -> dict[str, str]:
+    """{platform: manifest digest} of a local image, from its `docker save` layout."""
+    archive = work / "saved.tar"
+    docker.image.save(ref, output=archive)
+    with tarfile.open(archive) as tar:
+        def blob(digest):
+            return json.loads(tar.extractfile(f"blobs/sha256/{digest.split(':')[1]}").read())
+        [top] = json.loads(tar.extractfile("index.json").read())["manifests"]
+        children = blob(top["digest"]).get("manifests") or []
+    archive.unlink()
+    return {f"{c['platform']['os']}/{c['platform']['architecture']}": c["digest"] for c in children
+            if c["platform"]["architecture"] != "unknown"}
+
+
 def statuses(outcomes) -> dict:
     return {(o.target.id, o.registry.name): o.status for o in outcomes}
 
@@ -209,6 +239,7 @@ def test_publish_then_again_changes_nothing(docker, tools, tiny, tmp_path, platf
         for outcome in outcomes:
             local = docker.image.inspect(f"{IMAGE_NAME}:{outcome.target.id}").id
             assert before[outcome.target.id] == local == outcome.digest   # the tested image itself
+            check_provenance(registry, outcome.target.id, platforms)
         api = distribution.Registry(registry.host, username=registry.username,
                                     password=registry.password)
         info = api.image_info(REPO, "lts")
@@ -434,8 +465,11 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
             assert plain_registry.tags(REPO) == []       # no tag before the merge
             pushed = json.loads((digests / "22.10.1" / "local" / platform.replace("/", "-")).read_text())
             assert pushed["platform"] == platform
-            # what was pushed is the image this job smoke-tested
-            assert pushed["digest"] == docker.image.inspect(f"{IMAGE_NAME}:22.10.1").id
+            # what was pushed is the image this job smoke-tested, and its provenance
+            local = local_manifests(docker, f"{IMAGE_NAME}:22.10.1", tmp_path)
+            assert pushed["digest"] == local[platform]
+            [attestation] = pushed["attestations"]
+            assert attestation["annotations"]["vnd.docker.reference.digest"] == pushed["digest"]
 
         merge = ["publish", "--matrix", str(matrix_path), "--variant", "plain", "--merge", str(digests)]
         arm64 = digests / "22.10.1" / "local" / "linux-arm64"
@@ -450,6 +484,7 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
         assert result.returncode == 0, result.stderr
         for tag in ["22.10.1", "22.10", "22", "lts", "latest"]:
             assert plain_registry.complete(REPO, tag)[1] == PLATFORMS
+        check_provenance(plain_registry, "22.10.1", PLATFORMS)     # the jobs' attestations merged
         result = cli(merge, cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0 and "| up to date |" in result.stderr, result.stderr
         result = cli(["plan", "--matrix", str(matrix_path), "--variant", "plain", "--outdated", "--json"],
