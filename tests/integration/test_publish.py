@@ -39,7 +39,7 @@ from tests.integration.registry import (
     start_registry,
     wait_for,
 )
-from tests.integration.tiny_image import tiny_sources
+from tests.integration.tiny_image import tiny_prepare, tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
@@ -146,7 +146,7 @@ def version_smoke(docker, image_ref, target, platform, logs):
 def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: "") -> Maker:
     dockerfiles, context, digest = tiny
     return Maker(sources=matrix.sources, out=out, image_name=IMAGE_NAME, smoke=smoke,
-                 dockerfiles=dockerfiles, prepare=lambda release, sources, dest: context,
+                 dockerfiles=dockerfiles, prepare=tiny_prepare(context, digest),
                  checksum=lambda release: digest, base_digest=base_digest)
 
 
