@@ -326,6 +326,12 @@ class Registry:
         return f"Registry({self.base!r}, username={self.username!r})"
 
     @property
+    def login(self) -> tuple[str, str]:
+        """(username, password) this client sends, for a tool that must reach the same
+        registry as the same user (cosign)."""
+        return self.username, self._password
+
+    @property
     def _credentials(self) -> bool:
         return bool(self.username or self._password)
 
@@ -785,6 +791,13 @@ def push_saved_image(registry: Registry, repository: str, archive: Path, *,
         _push(registry, repository, layout, [top], archive, reference=tag or top.digest)
         return top.descriptor(None if top.is_index else
                               platform_name(json.loads(layout.open(top.blobs[0]).read())))
+
+
+def saved_manifest(archive: Path) -> Manifest:
+    """The image's own manifest or index in a `docker save` archive, as pushed."""
+    with tarfile.open(archive) as tar:
+        layout = _Layout(tar, archive)
+        return layout.manifest(layout.image())
 
 
 def push_saved_platform(registry: Registry, repository: str, archive: Path,

@@ -211,6 +211,25 @@ class LocalRegistry:
                         self.blob(repository, layer["digest"]))
         return found
 
+    def retag(self, repository: str, tag: str, digest: str) -> None:
+        """Point tag at another manifest through the HTTP API, as someone with push access
+        (or a compromised registry) could do by hand."""
+        body = self.get(f"/v2/{repository}/manifests/{digest}", headers={"Accept": MEDIA_TYPES})
+        body.raise_for_status()
+        put = requests.put(f"{self.url}/v2/{repository}/manifests/{tag}", data=body.content,
+                           headers={"Content-Type": body.headers["Content-Type"]},
+                           auth=(self.username, self.password) if self.username else None,
+                           verify=str(self.ca_cert) if self.ca_cert else True, timeout=30)
+        assert put.status_code == 201, put.text
+
+    def referrers(self, repository: str, digest: str) -> list[dict]:
+        """The manifests that name digest as their subject, read from the OCI referrers tag
+        schema (`sha256-<hex>`: distribution 2.8 has no referrers API), each fetched."""
+        found = self.manifest(repository, digest.replace(":", "-"))
+        if not found:
+            return []
+        return [self.manifest(repository, child["digest"])[1] for child in found[1]["manifests"]]
+
     def copy_untagged(self, source_repository: str, digest: str, repository: str) -> None:
         """Put one manifest (and its blobs) into repository by digest, with no tag: what a CI
         build job's push-by-digest leaves behind."""

@@ -100,7 +100,7 @@ def hub(tools, tmp_path):
 
 def write_matrix(directory: Path, registry_entries: list[dict], versions: list[str], *,
                  mirror: str = "http://127.0.0.1:9/unused", series=("22.x",),
-                 platforms=PLATFORMS, base_image=BASE_IMAGE) -> Path:
+                 platforms=PLATFORMS, base_image=BASE_IMAGE, signing: dict | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "releases.txt").write_text("\n".join(versions) + "\n")
     matrix = {
@@ -109,6 +109,7 @@ def write_matrix(directory: Path, registry_entries: list[dict], versions: list[s
         "defaults": {"base_image": base_image, "platforms": list(platforms)},
         "series": [spec if isinstance(spec, dict) else {"spec": spec} for spec in series],
         "registries": registry_entries,
+        **({"signing": signing} if signing else {}),
     }
     path = directory / "matrix.yaml"
     path.write_text(yaml.safe_dump(matrix, sort_keys=False))
@@ -162,7 +163,7 @@ def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=vers
     outcomes = publish.execute(plan, make_maker(matrix, tiny, matrix_path.parent / "out", smoke,
                                                 base_digest), options,
                                base_dir=matrix_path.parent, environ={} if environ is None else environ,
-                               docker=docker)
+                               docker=docker, signing=matrix.signing)
     report.publications(outcomes)
     return outcomes
 
