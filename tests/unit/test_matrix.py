@@ -29,7 +29,10 @@ def test_the_repository_matrix_is_valid():
     assert [s.spec.text for s in matrix.series] == ["18.x", "20.x", "22.x", "23.x"]
     assert all(s.variants == ("plain", "opus") for s in matrix.series)
     assert all(s.platforms == ("linux/amd64", "linux/arm64") for s in matrix.series)
-    assert {r.type for r in matrix.registries} == {"dockerhub", "ecr"}
+    assert {r.type for r in matrix.registries} == {"dockerhub", "ecr", "oci"}
+    [ghcr] = [r for r in matrix.registries if r.name == "ghcr"]
+    assert ghcr.image.startswith("ghcr.io/") and ghcr.image == ghcr.image.lower()
+    assert (ghcr.username_env, ghcr.password_env) == ("GITHUB_ACTOR", "GITHUB_TOKEN")
     assert matrix.sources.mirror == ""
     assert matrix.releases.source == "listing"
     assert matrix.signing.method == "keyless"     # publish.yml's merge job: GitHub's OIDC identity
