@@ -51,8 +51,11 @@ class Verified:
 
 
 def record(context: Path, verified: Iterable[Verified]) -> None:
-    (context / VERIFIED).write_text(json.dumps([dataclasses.asdict(v) for v in verified],
-                                               indent=1) + "\n")
+    """Write context/verified.json (left as it is when it already says the same)."""
+    text = json.dumps([dataclasses.asdict(v) for v in verified], indent=1) + "\n"
+    path = context / VERIFIED
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
 
 
 def recorded(context: Path) -> list[Verified]:
