@@ -11,12 +11,16 @@ Per target, before anything is built (`Publisher.decide`):
 Nothing to change anywhere: done, nothing is built. Otherwise one of three run modes:
 
 * `publish` (one machine builds every platform): build and smoke-test (build.Maker.make),
-  push the tested image itself under its full tag (the bytes `docker save` gives: the
-  registry's digest is the local image's), then point the other tags at it;
+  push the tested image itself by digest (the bytes `docker save` gives: the registry's
+  digest is the local image's), sign it and attach its SBOMs (signing.py), then point the
+  full tag and the other tags at it;
 * `by_digest` (CI build job, one platform per job): build and smoke-test that platform,
-  push its manifest by digest (no tag), and write its descriptor for the merge job;
-* `merge` (CI merge job): make the multi-platform index from the descriptors, push it
-  under the full tag and point the other tags at it.
+  push its manifest and provenance by digest (no tag), and write their descriptors for
+  the merge job;
+* `merge` (CI merge job): make the multi-platform index from the descriptors, push it by
+  digest, sign it and attach its SBOMs, then point the full tag and the other tags at it.
+
+No tag is created or moved before the image it points at is complete and signed.
 
 A failure in one target or registry is recorded and the others go on; the summary shows
 every target × registry, and the run fails when any did.
@@ -435,10 +439,11 @@ def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
     signer = Signer(signing, base_dir=base_dir, environ=environ,
                     matrix_file=str(base_dir / "matrix.yaml"))
     if options.mode in ("publish", "merge") and not options.dry_run:
-        signer.check()
-    elif not signing.enabled and not options.dry_run and options.mode != "by-digest":
-        log.warning(f"{base_dir / 'matrix.yaml'}: no signing: section; the images are published "
-                    "unsigned (docs/publish.md)")
+        if signing.enabled:
+            signer.check()
+        else:
+            log.warning(f"{base_dir / 'matrix.yaml'}: no signing: section; the images are "
+                        "published unsigned (docs/publish.md)")
     cache = ManifestCache(options.manifest_cache)
     with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
                    dry_run=options.dry_run) as (sessions, unreachable):

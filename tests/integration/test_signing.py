@@ -116,7 +116,8 @@ def attested_sboms(ref: str, **kwargs) -> list[dict]:
 
 # ----------------------------------------------------------------------------- verify
 
-def test_published_images_verify_unsigned_and_retagged_ones_do_not(docker, tiny, tmp_path, keys):
+def test_published_images_verify_unsigned_and_retagged_ones_do_not(docker, tiny, tmp_path, keys,
+                                                                   capsys):
     registry = start_registry(tmp_path / "registry", username="pipeline", password="Pa55-w0rd-not-shown")
     try:
         image = f"{registry.host}/{REPO}"
@@ -154,8 +155,10 @@ def test_published_images_verify_unsigned_and_retagged_ones_do_not(docker, tiny,
 
         # an image published without signing does not verify
         unsigned = write_matrix(tmp_path / "unsigned", [oci_entry(registry)], ["22.10.1"])
+        capsys.readouterr()
         outcomes = run_publish(docker, unsigned, tiny, environ=creds(registry), variants=["opus"])
         assert statuses(outcomes) == {("22.10.1-opus", "local"): "published"}
+        assert "no signing: section; the images are published unsigned" in capsys.readouterr().err
         done = verify(f"{image}:22.10.1-opus", **check)
         assert done.returncode != 0 and "no signatures found" in done.stderr, done.stderr
         # a tag pointed by hand at another digest does not verify; the others still do
