@@ -38,7 +38,7 @@ from pipeline.plan import make_plan  # noqa: E402
 from pipeline.releases import ReleaseIndex  # noqa: E402
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE  # noqa: E402
 from tests.integration.registry import HubStandIn, start_registry  # noqa: E402
-from tests.integration.tiny_image import tiny_sources  # noqa: E402
+from tests.integration.tiny_image import tiny_prepare, tiny_sources  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "asterisk"
@@ -91,7 +91,7 @@ def main() -> None:
         plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources))
         dockerfiles, context, digest = tiny_sources(work / "tiny")
         maker = Maker(sources=matrix.sources, out=work / "out", image_name=IMAGE_NAME, smoke=smoke,
-                      dockerfiles=dockerfiles, prepare=lambda release, sources, dest: context,
+                      dockerfiles=dockerfiles, prepare=tiny_prepare(context, digest),
                       checksum=lambda release: digest)
         options = publish.Options(manifest_cache=work / "manifest-cache.json")
 

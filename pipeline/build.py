@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.metadata
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -25,13 +27,13 @@ from typing import Any, cast
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import bases, image, log, report, smoke
+from . import bases, image, log, report, sbom, smoke
 from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
 from .plan import Plan, Target
 from .releases import Release
 from .snapshots import Snapshot
-from .sources import identity
+from .sources import identity, recorded
 from .sources import prepare as prepare_sources
 
 SmokeFn = Callable[[DockerClient, str, Target, str, Path], None]
@@ -76,6 +78,13 @@ def git_revision(root: Path = image.DOCKERFILES.parent.parent) -> str:
         return "unknown"
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("asterisk-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def cache_options(cache: str, scope: str) -> dict[str, dict[str, str]]:
     """--cache DIR (a local directory) or a buildx cache spec such as type=gha."""
     if not cache:
@@ -99,21 +108,33 @@ def cache_options(cache: str, scope: str) -> dict[str, dict[str, str]]:
 def build_image(docker: DockerClient, target: Target, context: Path, *, labels: Mapping[str, str],
                 platforms: Sequence[str], tags: Iterable[str] = (), load: bool = False,
                 cache: str = "", log_file: Path | None = None, base: str = "",
-                dockerfiles: Path = image.DOCKERFILES) -> dict[str, Any]:
+                dockerfiles: Path = image.DOCKERFILES, provenance: bool = False, stage: str = "",
+                contexts: Mapping[str, Path] | None = None,
+                output: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One buildx build of one target; returns buildx's metadata (digests, ...).
 
+    stage: the Dockerfile target, by default the variant's stage (its name is also passed as
+    VARIANT_STAGE, which the SBOM stages build on); contexts: more named build contexts
+    than `sources`; output: a buildx --output (e.g. type=local) instead of an image.
     base: the image to build FROM (NAME@DIGEST), else the target's base image by name. The
     image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two builds
-    of one target with the same labels are the same image. BuildError with the failing
-    step and the log's tail on failure.
+    of one target with the same labels have the same layers and config. provenance: attach
+    BuildKit's SLSA provenance attestation (image.PROVENANCE) to each platform; it records
+    the build's invocation id and times, so the image index then differs per build.
+    BuildError with the failing step and the log's tail on failure.
     """
-    stage = image.variant(target.variant).stage
+    variant_stage = image.variant(target.variant).stage
+    stage = stage or variant_stage
     created = labels.get(image.CREATED_LABEL, "")
-    build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": base or target.base_image}
+    build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": base or target.base_image,
+                  image.VARIANT_ARG: variant_stage}
     if created:
         build_args["SOURCE_DATE_EPOCH"] = str(_epoch(created))
-    log.debug(f"docker buildx build {dockerfiles} --target {stage} --build-context sources={context} "
-              f"--platform {','.join(platforms)} " + " ".join(f"-t {t}" for t in tags))
+    named: dict[str, str | Path] = {"sources": str(context),
+                                    **{name: str(path) for name, path in (contexts or {}).items()}}
+    log.debug(f"docker buildx build {dockerfiles} --target {stage} "
+              + " ".join(f"--build-context {name}={path}" for name, path in named.items())
+              + f" --platform {','.join(platforms)} " + " ".join(f"-t {t}" for t in tags))
     lines: list[str] = []
     caching = cache_options(cache, f"asterisk-{target.source_id}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -121,11 +142,11 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
         try:
             # stream_logs=True: an iterator over the build's output lines
             stream = cast(Iterator[str], docker.buildx.build(
-                dockerfiles, target=stage, build_args=build_args,
-                build_contexts={"sources": str(context)}, platforms=list(platforms), tags=list(tags),
-                labels=dict(labels), load=load, metadata_file=metadata_file, progress="plain",
-                provenance=False, stream_logs=True, cache_from=caching.get("cache_from"),
-                cache_to=caching.get("cache_to")))
+                dockerfiles, target=stage, build_args=build_args, build_contexts=named,
+                platforms=list(platforms), tags=list(tags), labels=dict(labels), load=load,
+                output=dict(output or {}), metadata_file=metadata_file, progress="plain",
+                provenance=dict(image.PROVENANCE) if provenance else False, stream_logs=True,
+                cache_from=caching.get("cache_from"), cache_to=caching.get("cache_to")))
             for line in stream:
                 lines.append(line)
                 log.debug(line.rstrip())
@@ -216,6 +237,33 @@ class Maker:
     def logs(self, target: Target) -> Path:
         return self.out / "logs" / target.id
 
+    def _packages(self, docker: DockerClient, target: Target, context: Path,
+                  platforms: Sequence[str]) -> dict[str, Path]:
+        """The whole build, exporting only each platform's dpkg database and os-release
+        (the Dockerfile's `packages` stage): {platform: directory}. The image itself is
+        made next, from the build cache, with its SBOM."""
+        dest = self.out / "sbom" / target.id / "packages"
+        shutil.rmtree(dest, ignore_errors=True)
+        build_image(docker, target, context, labels=self.labels(target), platforms=platforms,
+                    cache=self.cache, base=self.base(target), stage=image.PACKAGES_STAGE,
+                    output={"type": "local", "dest": str(dest)},
+                    log_file=self.logs(target) / "build.log", dockerfiles=self.dockerfiles)
+        # one platform: the files themselves; several: a directory per platform (linux_arm64)
+        return {p: dest / p.replace("/", "_") if len(platforms) > 1 else dest for p in platforms}
+
+    def _sboms(self, target: Target, context: Path, packages: Mapping[str, Path]) -> Path:
+        """Each platform's SBOM (sbom.py) into the directory the image build copies it from."""
+        directory = self.out / "sbom" / target.id / "cdx"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        verified = recorded(context)
+        for platform, found in packages.items():
+            text = sbom.make(target, platform, status=found / "status",
+                             release_file=found / "os-release", verified=verified,
+                             labels=self.labels(target), tool_version=_version())
+            (directory / sbom.file_name(platform)).write_text(text)
+        return directory
+
     def make(self, docker: DockerClient, target: Target, platforms: Sequence[str], *,
              test: bool = True) -> Built:
         """Build target for platforms into the local engine, then smoke-test each platform.
@@ -230,11 +278,17 @@ class Maker:
                 context = self.context(target)
                 step = time.monotonic()
                 with log.step(f"build {built.image}"):
-                    build_image(docker, target, context, labels=self.labels(target),
-                                platforms=platforms, tags=[built.image], load=True, cache=self.cache,
-                                base=self.base(target),
-                                log_file=self.logs(target) / "build.log", dockerfiles=self.dockerfiles)
+                    packages = self._packages(docker, target, context, platforms)
                 built.steps["build"] = time.monotonic() - step
+                step = time.monotonic()
+                with log.step(f"add the SBOM to {built.image} ({image.SBOM_PATH})"):
+                    build_image(docker, target, context, labels=self.labels(target),
+                                platforms=platforms, tags=[built.image], load=True,
+                                base=self.base(target), provenance=True, stage=image.IMAGE_STAGE,
+                                contexts={image.SBOM_CONTEXT: self._sboms(target, context, packages)},
+                                log_file=self.logs(target) / "build-image.log",
+                                dockerfiles=self.dockerfiles)
+                built.steps["sbom"] = time.monotonic() - step
                 built.size = docker.image.inspect(built.image).size or 0
                 built.status = "built"
                 if test and self.smoke is not None:

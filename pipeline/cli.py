@@ -283,7 +283,8 @@ def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: 
 
     docker = image.client()
     return publish.run(plan, build.maker_for(matrix, build_options, docker), options,
-                       base_dir=matrix.path.parent, environ=os.environ, docker=docker)
+                       base_dir=matrix.path.parent, environ=os.environ, docker=docker,
+                       signing=matrix.signing)
 
 
 def _run_smoke(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -57,6 +57,7 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0       # seconds: a longer Retry-After is cut to this
 TIMEOUT = (10, 120)          # connect, read (seconds)
 ATTESTATION = "unknown/unknown"
+REFERENCE_DIGEST = "vnd.docker.reference.digest"   # an attestation manifest: its subject
 
 T = TypeVar("T")
 
@@ -197,15 +198,15 @@ class Descriptor:
     annotations: Mapping[str, str] = dataclasses.field(default_factory=dict, hash=False)
 
     @classmethod
-    def from_json(cls, data: Mapping) -> Descriptor:
+    def from_json(cls, data: Mapping[str, Any]) -> Descriptor:
         platform = data.get("platform")
         return cls(media_type=data.get("mediaType", ""), digest=data["digest"],
                    size=int(data.get("size", 0)),
                    platform=platform_name(platform) if platform else None,
                    annotations=dict(data.get("annotations") or {}))
 
-    def to_json(self) -> dict:
-        data: dict = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
         if self.platform:
             os_, architecture, *variant = self.platform.split("/")
             data["platform"] = {"architecture": architecture, "os": os_,
@@ -220,7 +221,7 @@ class Descriptor:
                 or self.annotations.get("vnd.docker.reference.type") == "attestation-manifest")
 
 
-def platform_name(platform: Mapping) -> str:
+def platform_name(platform: Mapping[str, Any]) -> str:
     """{"os": "linux", "architecture": "arm64", "variant": "v8"} → "linux/arm64/v8"."""
     name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
     return f"{name}/{platform['variant']}" if platform.get("variant") else name
@@ -242,8 +243,8 @@ class Manifest:
         return cls(digest=sha256(raw), media_type=media_type, raw=raw)
 
     @functools.cached_property
-    def json(self) -> dict:
-        return json.loads(self.raw)
+    def json(self) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.raw))
 
     @property
     def is_index(self) -> bool:
@@ -319,10 +320,16 @@ class Registry:
         self._basic = False                     # the registry asked for basic auth
         self._tokens: dict[str, _Token] = {}   # scope -> bearer token
         self.proven = False                     # our credentials were accepted
-        self.requests_made: collections.Counter = collections.Counter()
+        self.requests_made: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def __repr__(self) -> str:
         return f"Registry({self.base!r}, username={self.username!r})"
+
+    @property
+    def login(self) -> tuple[str, str]:
+        """(username, password) this client sends, for a tool that must reach the same
+        registry as the same user (cosign)."""
+        return self.username, self._password
 
     @property
     def _credentials(self) -> bool:
@@ -376,7 +383,7 @@ class Registry:
         return self._retrying(f"{self.host}/{repository}: HEAD blob {digest}",
                               lambda: self._blob_exists(repository, digest))
 
-    def upload_blob(self, repository: str, digest: str, data: bytes | BinaryIO,
+    def upload_blob(self, repository: str, digest: str, data: bytes | IO[bytes],
                     size: int) -> None:
         """Upload a blob unless the repository has it: POST an upload, then one PUT with the
         whole content and ?digest= (the registry checks the digest)."""
@@ -462,8 +469,8 @@ class Registry:
                                     f"digest {manifest.digest}, expected {expected}")
         return manifest
 
-    def _config(self, repository: str, manifest: Manifest) -> dict:
-        return json.loads(self.get_blob(repository, manifest.json["config"]["digest"]))
+    def _config(self, repository: str, manifest: Manifest) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.get_blob(repository, manifest.json["config"]["digest"])))
 
     def _get_blob(self, repository: str, digest: str) -> bytes:
         response = self._request("GET", repository, f"/v2/{repository}/blobs/{digest}")
@@ -482,7 +489,7 @@ class Registry:
             raise self._error(response, f"HEAD blob {digest}", repository=repository)
         return True
 
-    def _upload_blob(self, repository: str, digest: str, data: bytes | BinaryIO, size: int,
+    def _upload_blob(self, repository: str, digest: str, data: bytes | IO[bytes], size: int,
                      start: int) -> None:
         response = self._request("POST", repository, f"/v2/{repository}/blobs/uploads/",
                                  push=True, headers={"Content-Length": "0"})
@@ -549,7 +556,7 @@ class Registry:
         raise AssertionError("unreachable")
 
     def _request(self, method: str, repository: str, url: str, *, push: bool = False,
-                 headers: Mapping[str, str] | None = None, **kwargs) -> requests.Response:
+                 headers: Mapping[str, str] | None = None, **kwargs: Any) -> requests.Response:
         """One request with authentication: on a 401, answer the challenge (fetch a token
         or switch to basic auth) and send it once more."""
         url = url if "://" in url else self.base + url
@@ -605,7 +612,7 @@ class Registry:
         scopes = [wanted]
         if challenge.params.get("scope") and challenge.params["scope"] != wanted:
             scopes.append(challenge.params["scope"])
-        params: dict = {"scope": scopes}
+        params: dict[str, Any] = {"scope": scopes}
         if challenge.params.get("service"):
             params["service"] = challenge.params["service"]
         if self.username:
@@ -630,7 +637,7 @@ class Registry:
             self.proven = True
 
     def _send(self, method: str, url: str, headers: Mapping[str, str], *,
-              kind: str | None = None, **kwargs) -> requests.Response:
+              kind: str | None = None, **kwargs: Any) -> requests.Response:
         kind = kind or _kind(url)
         self.requests_made[(method, kind)] += 1
         try:
@@ -699,7 +706,7 @@ class Registry:
                              f"{where} ({kind})", transient=is_transient_exception(error))
 
 
-def _labels(config: Mapping) -> dict[str, str]:
+def _labels(config: Mapping[str, Any]) -> dict[str, str]:
     return dict((config.get("config") or {}).get("Labels") or {})
 
 
@@ -721,11 +728,11 @@ class _Layout:
     def has(self, digest: str) -> bool:
         return self._path(digest) in self.names
 
-    def open(self, descriptor: Descriptor) -> BinaryIO:
+    def open(self, descriptor: Descriptor) -> IO[bytes]:
         member = self.tar.extractfile(self._path(descriptor.digest))
         if member is None:
             raise PublishError(f"{self.archive}: blob {descriptor.digest} is not a file")
-        return cast(BinaryIO, member)
+        return member
 
     def image(self) -> Descriptor:
         try:
@@ -749,6 +756,20 @@ class _Layout:
         return manifest
 
 
+@dataclasses.dataclass(frozen=True)
+class PlatformPush:
+    """One platform of a saved image, pushed by digest: its manifest and the attestation
+    manifests (BuildKit's provenance) that refer to it. The merge job puts all of them in
+    the index."""
+
+    manifest: Descriptor
+    attestations: tuple[Descriptor, ...] = ()
+
+    @property
+    def children(self) -> list[Descriptor]:
+        return [self.manifest, *self.attestations]
+
+
 def push_saved_image(registry: Registry, repository: str, archive: Path, *,
                      tag: str | None = None, platform: str | None = None) -> Descriptor:
     """Push the image in a `docker save` archive, byte for byte: the bytes pushed are the
@@ -756,37 +777,57 @@ def push_saved_image(registry: Registry, repository: str, archive: Path, *,
 
     platform None: every manifest the image holds (attestations included) by digest, then
     the image itself under `tag` (or by digest): its digest is the local image id.
-    platform given: only that platform's manifest and blobs, by digest, no tag (CI jobs that
-    build one platform each; make_index joins them). Returns the pushed descriptor.
-    Every blob is checked to be in the archive before anything is pushed."""
-    if platform and tag:
-        raise ValueError("push_saved_image: a single platform is pushed by digest, without tag")
+    platform given: only that platform (push_saved_platform); returns its manifest's
+    descriptor. Every blob is checked to be in the archive before anything is pushed."""
+    if platform:
+        if tag:
+            raise ValueError("push_saved_image: a single platform is pushed by digest, without tag")
+        return push_saved_platform(registry, repository, archive, platform).manifest
     with tarfile.open(archive) as tar:
         layout = _Layout(tar, archive)
-        top_descriptor = layout.image()
-        top = layout.manifest(top_descriptor)
-        if platform:
-            manifest, result = _platform_manifest(layout, top, platform, archive)
-            manifests, final = [manifest], None
-        else:
-            manifests = ([layout.manifest(child) for child in top.children] if top.is_index
-                         else [])
-            final = top
-            result = top.descriptor(None if top.is_index else
-                                    platform_name(json.loads(layout.open(top.blobs[0]).read())))
-        blobs = {blob.digest: blob for manifest in [*manifests, *([final] if final else [])]
-                 for blob in manifest.blobs}
-        missing = [digest for digest in blobs if not layout.has(digest)]
-        if missing:
-            raise PublishError(f"{archive}: {len(missing)} blob(s) missing (first: {missing[0]}); "
-                               "the local image is incomplete for some platform")
-        for blob in blobs.values():
-            registry.upload_blob(repository, blob.digest, layout.open(blob), blob.size)
-        for manifest in manifests:
-            registry.put_manifest(repository, manifest.digest, manifest)
-        if final is not None:
-            registry.put_manifest(repository, tag or final.digest, final)
-    return result
+        top = layout.manifest(layout.image())
+        manifests = [layout.manifest(child) for child in top.children] if top.is_index else []
+        _push(registry, repository, layout, manifests, archive)
+        _push(registry, repository, layout, [top], archive, reference=tag or top.digest)
+        return top.descriptor(None if top.is_index else
+                              platform_name(json.loads(layout.open(top.blobs[0]).read())))
+
+
+def saved_manifest(archive: Path) -> Manifest:
+    """The image's own manifest or index in a `docker save` archive, as pushed."""
+    with tarfile.open(archive) as tar:
+        layout = _Layout(tar, archive)
+        return layout.manifest(layout.image())
+
+
+def push_saved_platform(registry: Registry, repository: str, archive: Path,
+                        platform: str) -> PlatformPush:
+    """Only that platform's manifest, its attestation manifests and their blobs, by digest,
+    no tag (CI jobs that build one platform each; make_index joins their children)."""
+    with tarfile.open(archive) as tar:
+        layout = _Layout(tar, archive)
+        top = layout.manifest(layout.image())
+        manifest, descriptor = _platform_manifest(layout, top, platform, archive)
+        attestations = [child for child in top.children if child.is_attestation
+                        and child.annotations.get(REFERENCE_DIGEST) == manifest.digest]
+        _push(registry, repository, layout,
+              [manifest, *(layout.manifest(child) for child in attestations)], archive)
+        return PlatformPush(descriptor, tuple(attestations))
+
+
+def _push(registry: Registry, repository: str, layout: _Layout, manifests: Sequence[Manifest],
+          archive: Path, *, reference: str | None = None) -> None:
+    """Every blob the manifests name (those the registry lacks), then the manifests, each by
+    digest or, when given, under reference."""
+    blobs = {blob.digest: blob for manifest in manifests for blob in manifest.blobs}
+    missing = [digest for digest in blobs if not layout.has(digest)]
+    if missing:
+        raise PublishError(f"{archive}: {len(missing)} blob(s) missing (first: {missing[0]}); "
+                           "the local image is incomplete for some platform")
+    for blob in blobs.values():
+        registry.upload_blob(repository, blob.digest, layout.open(blob), blob.size)
+    for manifest in manifests:
+        registry.put_manifest(repository, reference or manifest.digest, manifest)
 
 
 def _platform_manifest(layout: _Layout, top: Manifest, platform: str,

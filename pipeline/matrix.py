@@ -30,6 +30,7 @@ from .versions import SPEC_HELP, Spec
 PLATFORMS = ("linux/amd64", "linux/arm64")
 RELEASE_SOURCES = ("listing", "github", "file")
 REGISTRY_TYPES = ("dockerhub", "ecr", "oci")
+SIGNING_METHODS = ("none", "key", "keyless")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -102,6 +103,25 @@ class Registry:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Signing:
+    """How published images are signed with cosign (signing.py).
+
+    keyless: the CI's OIDC identity (GitHub Actions: `id-token: write`), public Sigstore.
+    key: a cosign private key, from the variable key_env or the file key_file (relative to
+    matrix.yaml), its password in password_env; no transparency log.
+    """
+
+    method: str = "none"
+    key_env: str = ""
+    key_file: str = ""
+    password_env: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return self.method != "none"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Matrix:
     path: Path
     releases: Releases
@@ -109,13 +129,14 @@ class Matrix:
     defaults: Defaults
     series: tuple[Series, ...]
     registries: tuple[Registry, ...]
+    signing: Signing = Signing()
 
 
 # ----------------------------------------------------------------------------- schema
 # key -> (expected type, default); a default of REQUIRED makes the key mandatory.
 REQUIRED = object()
 _TOP = {"releases": (dict, {}), "sources": (dict, {}), "defaults": (dict, {}),
-        "series": (list, REQUIRED), "registries": (list, [])}
+        "series": (list, REQUIRED), "registries": (list, []), "signing": (dict, {})}
 _RELEASES = {"source": (str, "listing"), "files": (list, []),
              "github_repository": (str, "asterisk/asterisk"),
              "github_url": (str, "https://github.com")}
@@ -128,6 +149,7 @@ _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None)
 _AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _REGISTRY = {field.name: (str, REQUIRED if field.name in ("name", "type", "repository") else "")
              for field in dataclasses.fields(Registry)}
+_SIGNING = {field.name: (str, field.default) for field in dataclasses.fields(Signing)}
 
 
 class _Reader:
@@ -226,7 +248,7 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     series = _series(reader, top["series"], defaults)
     registries = _registries(reader, top["registries"])
     return Matrix(path=path, releases=releases, sources=sources, defaults=defaults,
-                  series=series, registries=registries)
+                  series=series, registries=registries, signing=_signing(reader, top["signing"]))
 
 
 def _releases(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Releases:
@@ -317,3 +339,21 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
                               "quote it as a string of 12 digits")
         result.append(Registry(**values))
     return tuple(result)
+
+
+def _signing(reader: _Reader, data: Any) -> Signing:
+    values = reader.section(data, _SIGNING, "signing")
+    method = reader.choice(values["method"], SIGNING_METHODS, "signing.method")
+    keys = [name for name in ("key_env", "key_file") if values[name]]
+    if method == "key" and len(keys) != 1:
+        raise reader.fail("signing", f"method 'key' with {' and '.join(keys) or 'no key'}",
+                          "name the private key in exactly one of key_env (a variable) or key_file")
+    if method != "key" and (keys or values["password_env"]):
+        given = ", ".join(keys + (["password_env"] if values["password_env"] else []))
+        raise reader.fail("signing", f"{given} given for method {method!r}",
+                          "use method: key, or remove them")
+    for name in ("key_env", "password_env"):
+        if values[name] and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", values[name]):
+            raise reader.fail(f"signing.{name}", f"{values[name]!r} is not a variable name",
+                              "write the name of the environment variable, never its value")
+    return Signing(**values)

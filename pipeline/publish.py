@@ -11,12 +11,16 @@ Per target, before anything is built (`Publisher.decide`):
 Nothing to change anywhere: done, nothing is built. Otherwise one of three run modes:
 
 * `publish` (one machine builds every platform): build and smoke-test (build.Maker.make),
-  push the tested image itself under its full tag (the bytes `docker save` gives: the
-  registry's digest is the local image's), then point the other tags at it;
+  push the tested image itself by digest (the bytes `docker save` gives: the registry's
+  digest is the local image's), sign it and attach its SBOMs (signing.py), then point the
+  full tag and the other tags at it;
 * `by_digest` (CI build job, one platform per job): build and smoke-test that platform,
-  push its manifest by digest (no tag), and write its descriptor for the merge job;
-* `merge` (CI merge job): make the multi-platform index from the descriptors, push it
-  under the full tag and point the other tags at it.
+  push its manifest and provenance by digest (no tag), and write their descriptors for
+  the merge job;
+* `merge` (CI merge job): make the multi-platform index from the descriptors, push it by
+  digest, sign it and attach its SBOMs, then point the full tag and the other tags at it.
+
+No tag is created or moved before the image it points at is complete and signed.
 
 A failure in one target or registry is recorded and the others go on; the summary shows
 every target × registry, and the run fails when any did.
@@ -43,12 +47,14 @@ from .build import Built, Maker
 from .distribution import AuthError
 from .errors import ConfigurationError, PipelineError, PublishError
 from .image import BASE_LABEL
-from .matrix import Registry
+from .matrix import Registry, Signing
 from .plan import Plan, Target
 from .registries import ManifestCache, Session
+from .signing import Signer
 from .tags import CURRENT, MOVE, Current, TagAction, describe, full_tag_changes, plan_tags
 
 MODES = ("publish", "by-digest", "merge")
+UNSIGNED = Signing()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -115,12 +121,14 @@ class Publisher:
 
     def __init__(self, docker: DockerClient, sessions: Sequence[Session], maker: Maker, *,
                  unreachable: Mapping[str, str] | None = None,
-                 registries_: Sequence[Registry] = (), dry_run: bool = False) -> None:
+                 registries_: Sequence[Registry] = (), dry_run: bool = False,
+                 signer: Signer | None = None) -> None:
         self.docker, self.sessions, self.maker = docker, list(sessions), maker
         self.unreachable = dict(unreachable or {})
         names = {s.name for s in self.sessions} | set(self.unreachable)
         self.registries = [r for r in registries_ if r.name in names] or [s.registry for s in self.sessions]
         self.dry_run = dry_run
+        self.signer = signer
 
     def run(self, plan: Plan, handle: Handler) -> list[Outcome]:
         results: list[Outcome] = []
@@ -222,12 +230,27 @@ class Publisher:
     def _would(self, decision: Decision, todo: list[Session], outcomes: dict[str, Outcome]) -> None:
         for session in todo:
             outcomes[session.name].status = "would publish"
+            if self.signer and self.signer.enabled and decision.needs_image(session):
+                log.info(f"  would sign the new image in {session.registry.image} and attach its "
+                         f"SBOMs, with {self.signer.describe()}")
             for action in decision.actions[session.name]:
                 if action.changes:
                     current = decision.states[session.name].get(action.tag)
                     was = f"{current.version or current.digest[:19]} " if current else ""
                     log.info(f"  would {action.action} {session.ref(action.tag)} "
                              f"({was}→ {decision.target.version})")
+
+    def attach(self, session: Session, digest: str) -> None:
+        """Sign the image digest, then attest each platform's SBOM on it (read back from
+        the pushed image). Done before any tag points at it: a failure leaves no tag."""
+        if not (self.signer and self.signer.enabled):
+            return
+        with log.step(f"sign {session.registry.image}@{digest}"):
+            self.signer.sign(session, digest)
+        documents = session.sboms(digest)
+        with log.step(f"attest the SBOM of {', '.join(p or 'its platform' for p, _ in documents)}"):
+            for _, document in documents:
+                self.signer.attest_sbom(session, digest, document)
 
     def make(self, decision: Decision, platforms: Sequence[str], needing: Sequence[Outcome]) -> Built | None:
         """The tested local image, or None after recording why on every outcome in needing."""
@@ -284,13 +307,13 @@ def publish_target(run: Publisher, decision: Decision, todo: list[Session],
             def push_and_tag(session: Session = session, outcome: Outcome = outcome) -> None:
                 changed = decision.changes(session)
                 if archive is not None and session in need_image:
-                    with log.step(f"push {session.ref(target.id)}"):
-                        pushed = session.push_image(archive, target.id, target.platforms, labels)
+                    with log.step(f"push {session.registry.image} (by digest)"):
+                        pushed = session.push_image(archive, target.platforms, labels)
                     if pushed.digest != local_id:
                         raise PublishError(f"{session.name}: {target.id}: the registry holds "
                                            f"{pushed.digest} after pushing the tested {local_id}")
                     digest = pushed.digest
-                    changed = [t for t in changed if t != target.id]
+                    run.attach(session, digest)
                 else:
                     full = decision.states[session.name][target.id]
                     assert full is not None   # the full tag is up to date, so it exists
@@ -326,7 +349,7 @@ def by_digest_target(run: Publisher, decision: Decision, todo: list[Session],
                 with log.step(f"push {platform} to {session.registry.image} by digest"):
                     pushed = session.push_platform(archive, platform, labels)
                 digests.write(directory, target, session.registry, pushed)
-                outcome.digest, outcome.status = pushed.digest, "pushed by digest"
+                outcome.digest, outcome.status = pushed.manifest.digest, "pushed by digest"
 
             attempt(outcome, push)
 
@@ -348,9 +371,10 @@ def merge_target(run: Publisher, decision: Decision, todo: list[Session],
                 if missing:
                     raise PublishError(f"{session.name}: {target.id}: no digest for {', '.join(missing)} "
                                        f"in {directory} (its build job failed or did not push); not tagged")
-                with log.step(f"index {session.ref(target.id)}"):
-                    digest = session.put_index([target.id], [found[p] for p in target.platforms], labels)
-                changed = [t for t in changed if t != target.id]
+                with log.step(f"index {session.registry.image} (by digest)"):
+                    children = [child for p in target.platforms for child in found[p].children]
+                    digest = session.put_index(children, labels)
+                run.attach(session, digest)
             else:
                 full = decision.states[session.name][target.id]
                 assert full is not None
@@ -395,25 +419,36 @@ def select_registries(all_registries: Sequence[Registry], names: Sequence[str]) 
 
 
 def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
-        environ: Mapping[str, str], docker: DockerClient) -> int:
+        environ: Mapping[str, str], docker: DockerClient, signing: Signing = UNSIGNED) -> int:
     """`pipeline publish` (and `pipeline build --push`): the run, its summary, its verdict."""
-    outcomes = execute(plan, maker, options, base_dir=base_dir, environ=environ, docker=docker)
+    outcomes = execute(plan, maker, options, base_dir=base_dir, environ=environ, docker=docker,
+                       signing=signing)
     report.publications(outcomes)
     return check(outcomes)
 
 
 def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
-            environ: Mapping[str, str], docker: DockerClient) -> list[Outcome]:
-    """Connect, then publish every target in the chosen mode; the outcomes."""
+            environ: Mapping[str, str], docker: DockerClient,
+            signing: Signing = UNSIGNED) -> list[Outcome]:
+    """Connect, then publish every target in the chosen mode; the outcomes. Signing is
+    checked first (the key and its password, or the OIDC token) by the modes that sign."""
     chosen = select_registries(plan.registries, options.registries)
     if not chosen:
         raise ConfigurationError(f"{base_dir / 'matrix.yaml'}: no registries to publish to; "
                                  "add a 'registries:' list")
+    signer = Signer(signing, base_dir=base_dir, environ=environ,
+                    matrix_file=str(base_dir / "matrix.yaml"))
+    if options.mode in ("publish", "merge") and not options.dry_run:
+        if signing.enabled:
+            signer.check()
+        else:
+            log.warning(f"{base_dir / 'matrix.yaml'}: no signing: section; the images are "
+                        "published unsigned (docs/publish.md)")
     cache = ManifestCache(options.manifest_cache)
     with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
                    dry_run=options.dry_run) as (sessions, unreachable):
         publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen,
-                              dry_run=options.dry_run)
+                              dry_run=options.dry_run, signer=signer)
         handlers: dict[str, Handler] = {
             "publish": publish_target,
             "by-digest": functools.partial(by_digest_target, platform=options.build_platform,

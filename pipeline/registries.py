@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import distribution, image, log
-from .distribution import Descriptor, ImageInfo, Manifest
+from . import distribution, image, log, sbom
+from .distribution import Descriptor, ImageInfo, Manifest, PlatformPush
 from .errors import ConfigurationError, PublishError
 from .matrix import Registry
 from .tags import Current
@@ -44,6 +44,12 @@ KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, ima
 
 # Secrets seen during this process (passwords, tokens): scrubbed from every message.
 _SECRETS: set[str] = set()
+
+
+def keep_secret(value: str) -> None:
+    """Scrub value (a password, token or key) from every message from now on."""
+    if value:
+        _SECRETS.add(value)
 
 
 def redact(text: str) -> str:
@@ -127,6 +133,7 @@ class Session:
     repository: str
     cache: ManifestCache
     immutable: bool = False           # ECR with IMMUTABLE tags: a tag can be created, never moved
+    ca_cert: Path | None = None       # the registry's private CA, when it has one
     _manifests: dict[str, Manifest] = dataclasses.field(default_factory=dict)
 
     @property
@@ -150,28 +157,52 @@ class Session:
             self.cache.put(info)
         return current_from(info)
 
-    def push_image(self, archive: Path, tag: str, platforms: Sequence[str],
+    def push_image(self, archive: Path, platforms: Sequence[str],
                    labels: Mapping[str, str]) -> Descriptor:
-        """The image `docker save` wrote to archive (every platform), under tag."""
-        pushed = distribution.push_saved_image(self.api, self.repository, archive, tag=tag)
+        """The image `docker save` wrote to archive (every platform), by digest: no tag yet
+        (point() puts them once the image is signed)."""
+        pushed = distribution.push_saved_image(self.api, self.repository, archive)
+        self._manifests[pushed.digest] = distribution.saved_manifest(archive)
         self._remember(pushed.digest, platforms, labels)
         return pushed
 
-    def push_platform(self, archive: Path, platform: str, labels: Mapping[str, str]) -> Descriptor:
-        """One platform of the saved image, by digest (no tag): for the CI merge job."""
-        pushed = distribution.push_saved_image(self.api, self.repository, archive, platform=platform)
-        self._remember(pushed.digest, [platform], labels)
+    def push_platform(self, archive: Path, platform: str, labels: Mapping[str, str]) -> PlatformPush:
+        """One platform of the saved image and its attestations, by digest (no tag): for the
+        CI merge job."""
+        pushed = distribution.push_saved_platform(self.api, self.repository, archive, platform)
+        self._remember(pushed.manifest.digest, [platform], labels)
         return pushed
 
-    def put_index(self, tags: Sequence[str], children: Sequence[Descriptor],
-                  labels: Mapping[str, str]) -> str:
-        """An index over per-platform manifests already pushed, under each of tags."""
+    def put_index(self, children: Sequence[Descriptor], labels: Mapping[str, str]) -> str:
+        """An index over per-platform manifests already pushed, by digest (no tag yet)."""
         index = distribution.make_index(children)
-        for tag in tags:
-            self.api.put_manifest(self.repository, tag, index)
+        self.api.put_manifest(self.repository, index.digest, index)
         self._manifests[index.digest] = index
-        self._remember(index.digest, [c.platform or "" for c in children], labels)
+        self._remember(index.digest, [c.platform or "" for c in children if not c.is_attestation],
+                       labels)
         return index.digest
+
+    def sboms(self, digest: str) -> list[tuple[str, bytes]]:
+        """(platform, SBOM) of each platform of the image digest, read from the last layer
+        of each platform's manifest (where the Dockerfile's `image` stage puts it)."""
+        top = self._manifests.get(digest) or self.api.get_manifest(self.repository, digest)
+        if top is None:
+            raise PublishError(f"{self.name}: {digest} is not in {self.registry.image}")
+        children = [c for c in top.children if not c.is_attestation] if top.is_index else [None]
+        found = []
+        for child in children:
+            manifest = top if child is None else self.api.get_manifest(self.repository, child.digest)
+            if manifest is None or not manifest.blobs[1:]:
+                raise PublishError(f"{self.name}: {digest}: a platform manifest is missing or has no layer")
+            platform = (child.platform or "") if child else ""
+            last = manifest.blobs[-1]
+            document = sbom.from_layer(self.api.get_blob(self.repository, last.digest), last.media_type)
+            if document is None:
+                raise PublishError(f"{self.name}: {digest} ({platform or 'its platform'}): no "
+                                   f"{image.SBOM_PATH} in the image's last layer; was it built by "
+                                   "`pipeline build`?")
+            found.append((platform, document))
+        return found
 
     def point(self, tags: Iterable[str], digest: str) -> None:
         """Point each tag at the image digest (already in this registry)."""
@@ -208,13 +239,13 @@ def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], c
         username, password = _credentials(registry, environ, read_only=read_only)
         immutable = False
     host, repository = api_location(registry)
-    _SECRETS.add(password)
+    keep_secret(password)
     api = distribution.Registry(host, username=username, password=password, ca_cert=ca_cert,
                                 backoff=BACKOFF)
     if username:
         with log.step(f"login {registry.name} ({host}) as {username}"):
             api.check_login(repository, push=not read_only)
-    return Session(registry, api, repository, cache, immutable=immutable)
+    return Session(registry, api, repository, cache, immutable=immutable, ca_cert=ca_cert)
 
 
 def _credentials(registry: Registry, environ: Mapping[str, str], *, read_only: bool) -> tuple[str, str]:

@@ -17,13 +17,17 @@ The context layout is what dockerfiles/asterisk/Dockerfile copies from:
     externals/pjproject-<version>.tar.bz2
     opus/codec_opus_open_source.c, opus/ex_opus.h
     sounds/<core sounds>.tar.gz, sounds/<music on hold>.tar.gz
+    verified.json       what each file was verified against (the image's SBOM lists it)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import re
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import http, log
@@ -33,30 +37,86 @@ from .releases import Release
 from .snapshots import Remote, Snapshot
 
 OPUS_FILES = ("codec_opus_open_source.c", "ex_opus.h")
+VERIFIED = "verified.json"
 _HEX_RE = re.compile(r"\b([0-9a-fA-F]{32,128})\b")
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Verified:
+    """One file of the sources context and the checksum it was verified against."""
+
+    part: str          # asterisk | pjproject | opus | sounds
+    name: str          # asterisk, pjproject, codec_opus_open_source.c, asterisk-core-sounds-en-ulaw
+    version: str       # 22.10.1, 2.17, 1.6.1; "" when the URL pins it (the Opus files' commit)
+    path: str          # in the context, e.g. externals/pjproject-2.17.tar.bz2
+    url: str           # where it comes from upstream (also when it was fetched from a mirror)
+    algorithm: str     # sha256 | sha1 | md5
+    digest: str        # hex
+    checked_against: str   # where the expected checksum came from
+
+
+def record(context: Path, verified: Iterable[Verified]) -> None:
+    """Write context/verified.json (left as it is when it already says the same)."""
+    text = json.dumps([dataclasses.asdict(v) for v in verified], indent=1) + "\n"
+    path = context / VERIFIED
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+
+
+def recorded(context: Path) -> list[Verified]:
+    """What prepare verified into context (its verified.json)."""
+    try:
+        return [Verified(**entry) for entry in json.loads((context / VERIFIED).read_text())]
+    except (OSError, ValueError, TypeError) as error:
+        raise SourceError(f"{context / VERIFIED}: no readable record of the verified sources "
+                          f"({error}); prepare the sources with `pipeline build`") from None
+
+
+def upstream_url(sources: Sources, url: str) -> str:
+    """The upstream URL of a (possibly mirrored) URL: MIRROR/HOST/PATH → https://HOST/PATH."""
+    mirror = sources.mirror.rstrip("/")
+    if mirror and url.startswith(mirror + "/"):
+        return "https://" + url[len(mirror) + 1:]
+    return url
+
+
 def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Path:
-    """Download and verify everything one release's (or snapshot's) build needs into context/."""
+    """Download and verify everything one release's (or snapshot's) build needs into
+    context/, and record each file's checksum in context/verified.json."""
     context.mkdir(parents=True, exist_ok=True)
+    verified: list[Verified] = []
     tarball = context / "asterisk.tar.gz"
     if isinstance(release, Snapshot):
         with log.step(f"fetch {release.version} ({release.version.commit}) from {release.url}"):
             Remote(release.repository).archive(release, tarball)
+        verified.append(Verified(part="asterisk", name="asterisk", version=str(release.version),
+                                 path=tarball.name, url=release.url, algorithm="git commit",
+                                 digest=release.version.commit,
+                                 checked_against="the commit id (git checks every object against it)"))
     else:
         with log.step(f"fetch and verify asterisk {release.version}"):
-            _fetch_verified(release.tarball_url, tarball,
-                            _published_digest(release.checksum_urls, release.tarball_url))
+            expected = _published_digest(release.checksum_urls, release.tarball_url)
+            _fetch_verified(release.tarball_url, tarball, expected)
+        verified.append(Verified(part="asterisk", name="asterisk", version=str(release.version),
+                                 path=tarball.name, url=upstream_url(sources, release.tarball_url),
+                                 algorithm=expected[0], digest=expected[1],
+                                 checked_against=f"the {expected[0]} file published beside it"))
     with log.step("fetch and verify bundled pjproject"):
-        _fetch_pjproject(tarball, sources, context / "externals")
+        verified.append(_fetch_pjproject(tarball, sources, context / "externals"))
     with log.step("fetch and verify opus codec"):
-        _fetch_opus(sources, context / "opus")
+        verified += _fetch_opus(sources, context / "opus")
     with log.step("fetch and verify sounds"):
         for name in (sources.core_sounds, sources.moh):
             url = sources.url(f"{sources.sounds.rstrip('/')}/{name}.tar.gz")
             candidates = tuple(f"{url}.{kind}" for kind in ("sha256", "sha1", "md5"))
-            _fetch_verified(url, context / "sounds" / f"{name}.tar.gz",
-                            _published_digest(candidates, url))
+            expected = _published_digest(candidates, url)
+            _fetch_verified(url, context / "sounds" / f"{name}.tar.gz", expected)
+            package, _, version = name.rpartition("-")
+            verified.append(Verified(part="sounds", name=package, version=version,
+                                     path=f"sounds/{name}.tar.gz", url=upstream_url(sources, url),
+                                     algorithm=expected[0], digest=expected[1],
+                                     checked_against=f"the {expected[0]} file published beside it"))
+    record(context, verified)
     return context
 
 
@@ -148,29 +208,40 @@ def pjproject_version(tarball: Path) -> str:
     return match[1]
 
 
-def _fetch_pjproject(tarball: Path, sources: Sources, externals: Path) -> None:
+def _fetch_pjproject(tarball: Path, sources: Sources, externals: Path) -> Verified:
     version = pjproject_version(tarball)
     name = f"pjproject-{version}.tar.bz2"
     url = sources.url(f"{sources.pjproject.rstrip('/')}/{version}/{name}")
     in_tree = read_member(tarball, f"third-party/pjproject/{name}.md5")
     if in_tree is not None:
         expected = ("md5", parse_checksum(in_tree, name, f"{tarball}:{name}.md5"))
+        against = f"third-party/pjproject/{name}.md5 in the verified Asterisk tree"
     else:  # older trees keep no md5: use the one published beside the tarball
         expected = _published_digest((f"{url}.md5",), url)
+        against = "the md5 file published beside it"
     if externals.exists():
         for stale in externals.glob("pjproject-*.tar.bz2"):
             if stale.name != name:
                 stale.unlink()
     _fetch_verified(url, externals / name, expected)
+    return Verified(part="pjproject", name="pjproject", version=version,
+                    path=f"{externals.name}/{name}", url=upstream_url(sources, url),
+                    algorithm=expected[0], digest=expected[1], checked_against=against)
 
 
-def _fetch_opus(sources: Sources, dest: Path) -> None:
+def _fetch_opus(sources: Sources, dest: Path) -> list[Verified]:
     pinned = dict(sources.opus_codec_sha256)
     if not sources.opus_codec:
         raise SourceError("sources.opus_codec is not set in matrix.yaml; the opus variant needs "
                           "the traud/asterisk-opus codec files")
+    found = []
     for name in OPUS_FILES:
         if name not in pinned:
             raise SourceError(f"sources.opus_codec_sha256 has no sha256 for {name}; pin it in matrix.yaml")
         url = sources.url(f"{sources.opus_codec.rstrip('/')}/{name}")
         _fetch_verified(url, dest / name, ("sha256", pinned[name].lower()))
+        found.append(Verified(part="opus", name=name, version="", path=f"{dest.name}/{name}",
+                              url=upstream_url(sources, url), algorithm="sha256",
+                              digest=pinned[name].lower(),
+                              checked_against="sources.opus_codec_sha256 in matrix.yaml"))
+    return found

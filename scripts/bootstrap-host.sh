@@ -53,7 +53,8 @@ compose_works() { docker compose version >/dev/null 2>&1; }
 # 1. Debian's newer suites (pinned low), only when something must come from there: on
 #    Debian 12 Docker 26 + buildx, compose v2, kustomize; on any Debian the Asterisk
 #    source package of sid (--stand-ins).
-if { [ ${#EXTRA_SUITES[@]} -gt 0 ] && { ! docker_works || ! compose_works || ! command -v kustomize >/dev/null; }; } \
+if { [ ${#EXTRA_SUITES[@]} -gt 0 ] && { ! docker_works || ! compose_works || ! command -v kustomize >/dev/null \
+                                           || ! command -v cosign >/dev/null; }; } \
         || [ "$stand_ins" = 1 ]; then
     "$here/apt-sources.sh" "${EXTRA_SUITES[@]}"
 fi
@@ -98,6 +99,8 @@ apt_install "${TOOL_PKGS[@]}"
 if ! compose_works; then apt_install "${COMPOSE_PKGS[@]}"; fi
 # kustomize renders the Kubernetes examples for their validation test.
 if ! command -v kustomize >/dev/null; then apt_install "${KUSTOMIZE_PKGS[@]}"; fi
+# cosign signs the published images (docs/publish.md).
+if ! command -v cosign >/dev/null && [ ${#COSIGN_PKGS[@]} -gt 0 ]; then apt_install "${COSIGN_PKGS[@]}"; fi
 # postgresql is installed but must not run as a service: tests start their own.
 if command -v pg_lsclusters >/dev/null; then
     while read -r ver name _port status _rest; do

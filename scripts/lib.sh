@@ -95,6 +95,8 @@ host_distro() {
 #   EXTRA_SUITES   suites apt-sources.sh adds, pinned low, for the packages above
 #   ENGINE_PKGS    Docker engine and CLI;  BUILDX_PKGS  the buildx plugin
 #   COMPOSE_PKGS   compose v2;  KUSTOMIZE_PKGS  kustomize;  TOOL_PKGS  everything else
+#   COSIGN_PKGS    cosign, which signs what publishing pushes (none on Ubuntu 24.04: not
+#                  packaged there; GitHub's runners get it from sigstore/cosign-installer)
 # shellcheck disable=SC2034  # used by bootstrap-host.sh
 choose_packages() {
     TOOL_PKGS=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
@@ -105,13 +107,15 @@ choose_packages() {
             ENGINE_PKGS=(-t trixie docker.io docker-cli)
             BUILDX_PKGS=(-t sid docker-buildx)
             COMPOSE_PKGS=(-t trixie docker-compose)
-            KUSTOMIZE_PKGS=(-t trixie kustomize) ;;
+            KUSTOMIZE_PKGS=(-t trixie kustomize)
+            COSIGN_PKGS=(-t sid cosign) ;;   # 3.x, as the CI's installer (trixie has 2.5)
         debian-13)
             EXTRA_SUITES=()
             ENGINE_PKGS=(docker.io docker-cli)
             BUILDX_PKGS=(docker-buildx)
             COMPOSE_PKGS=(docker-compose)
-            KUSTOMIZE_PKGS=(kustomize) ;;
+            KUSTOMIZE_PKGS=(kustomize)
+            COSIGN_PKGS=(cosign) ;;
         ubuntu-24.04)
             # Ubuntu's docker.io carries the CLI; compose v2 is docker-compose-v2 there
             # (docker-compose is the old Python compose v1).
@@ -119,7 +123,8 @@ choose_packages() {
             ENGINE_PKGS=(docker.io)
             BUILDX_PKGS=(docker-buildx)
             COMPOSE_PKGS=(docker-compose-v2)
-            KUSTOMIZE_PKGS=(kustomize) ;;
+            KUSTOMIZE_PKGS=(kustomize)
+            COSIGN_PKGS=() ;;
         *) die "choose_packages: unknown DISTRO '$DISTRO'" ;;
     esac
 }

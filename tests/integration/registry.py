@@ -183,9 +183,52 @@ class LocalRegistry:
                                      auth=(self.username, self.password) if self.username else None,
                                      verify=str(self.ca_cert) if self.ca_cert else True, timeout=10)
                 assert head.status_code == 200, f"{repository}:{tag}: blob {blob['digest']} missing"
-            if child.get("platform"):
-                platforms.append(f"{child['platform']['os']}/{child['platform']['architecture']}")
+            platform = child.get("platform") or {}
+            if platform and platform.get("architecture") != "unknown":   # not an attestation
+                platforms.append(f"{platform['os']}/{platform['architecture']}")
         return digest, sorted(platforms)
+
+    def blob(self, repository: str, digest: str) -> bytes:
+        response = self.get(f"/v2/{repository}/blobs/{digest}")
+        response.raise_for_status()
+        return response.content
+
+    def provenance(self, repository: str, tag: str) -> dict[str, dict]:
+        """{platform manifest digest: its SLSA provenance statement}, read from the attestation
+        manifests of the index tag points at (BuildKit's layout: platform unknown/unknown,
+        annotation vnd.docker.reference.digest naming the platform manifest)."""
+        _, index = self.manifest(repository, tag)
+        found = {}
+        for child in index.get("manifests") or []:
+            annotations = child.get("annotations") or {}
+            if annotations.get("vnd.docker.reference.type") != "attestation-manifest":
+                continue
+            _, manifest = self.manifest(repository, child["digest"])
+            for layer in manifest["layers"]:
+                if layer.get("annotations", {}).get("in-toto.io/predicate-type", "").startswith(
+                        "https://slsa.dev/provenance/"):
+                    found[annotations["vnd.docker.reference.digest"]] = json.loads(
+                        self.blob(repository, layer["digest"]))
+        return found
+
+    def retag(self, repository: str, tag: str, digest: str) -> None:
+        """Point tag at another manifest through the HTTP API, as someone with push access
+        (or a compromised registry) could do by hand."""
+        body = self.get(f"/v2/{repository}/manifests/{digest}", headers={"Accept": MEDIA_TYPES})
+        body.raise_for_status()
+        put = requests.put(f"{self.url}/v2/{repository}/manifests/{tag}", data=body.content,
+                           headers={"Content-Type": body.headers["Content-Type"]},
+                           auth=(self.username, self.password) if self.username else None,
+                           verify=str(self.ca_cert) if self.ca_cert else True, timeout=30)
+        assert put.status_code == 201, put.text
+
+    def referrers(self, repository: str, digest: str) -> list[dict]:
+        """The manifests that name digest as their subject, read from the OCI referrers tag
+        schema (`sha256-<hex>`: distribution 2.8 has no referrers API), each fetched."""
+        found = self.manifest(repository, digest.replace(":", "-"))
+        if not found:
+            return []
+        return [self.manifest(repository, child["digest"])[1] for child in found[1]["manifests"]]
 
     def copy_untagged(self, source_repository: str, digest: str, repository: str) -> None:
         """Put one manifest (and its blobs) into repository by digest, with no tag: what a CI

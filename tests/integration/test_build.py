@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 def test_build_lts_builds_and_smoke_tests_both_variants(lts_build, images):
     assert lts_build["code"] == 0, f"pipeline build lts failed; logs in {lts_build['out']}/logs"
     for target in ("22.10.1", "22.10.1-opus"):
-        junit = lts_build["out"] / "logs" / target / "smoke" / "junit.xml"
+        junit = lts_build["out"] / "logs" / target / "smoke" / "linux-amd64" / "junit.xml"
         suite = ET.parse(junit).getroot()
         cases = suite.iter("testcase")
         names = [case.get("name") for case in cases]

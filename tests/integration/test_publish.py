@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
-from tests.integration.conftest import BASE_IMAGE, require
+from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
 from tests.integration.registry import (
     CuttingProxy,
     HubStandIn,
@@ -38,11 +39,11 @@ from tests.integration.registry import (
     start_registry,
     wait_for,
 )
-from tests.integration.tiny_image import tiny_sources
+from tests.integration.tiny_image import tiny_prepare, tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
-IMAGE_NAME = "publish-test"
+IMAGE_NAME = f"{TEST_IMAGE}-publish"     # PIPELINE_TEST_IMAGE_NAME: one name per checkout
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -99,7 +100,7 @@ def hub(tools, tmp_path):
 
 def write_matrix(directory: Path, registry_entries: list[dict], versions: list[str], *,
                  mirror: str = "http://127.0.0.1:9/unused", series=("22.x",),
-                 platforms=PLATFORMS, base_image=BASE_IMAGE) -> Path:
+                 platforms=PLATFORMS, base_image=BASE_IMAGE, signing: dict | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "releases.txt").write_text("\n".join(versions) + "\n")
     matrix = {
@@ -108,6 +109,7 @@ def write_matrix(directory: Path, registry_entries: list[dict], versions: list[s
         "defaults": {"base_image": base_image, "platforms": list(platforms)},
         "series": [spec if isinstance(spec, dict) else {"spec": spec} for spec in series],
         "registries": registry_entries,
+        **({"signing": signing} if signing else {}),
     }
     path = directory / "matrix.yaml"
     path.write_text(yaml.safe_dump(matrix, sort_keys=False))
@@ -145,7 +147,7 @@ def version_smoke(docker, image_ref, target, platform, logs):
 def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: "") -> Maker:
     dockerfiles, context, digest = tiny
     return Maker(sources=matrix.sources, out=out, image_name=IMAGE_NAME, smoke=smoke,
-                 dockerfiles=dockerfiles, prepare=lambda release, sources, dest: context,
+                 dockerfiles=dockerfiles, prepare=tiny_prepare(context, digest),
                  checksum=lambda release: digest, base_digest=base_digest)
 
 
@@ -161,9 +163,38 @@ def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=vers
     outcomes = publish.execute(plan, make_maker(matrix, tiny, matrix_path.parent / "out", smoke,
                                                 base_digest), options,
                                base_dir=matrix_path.parent, environ={} if environ is None else environ,
-                               docker=docker)
+                               docker=docker, signing=matrix.signing)
     report.publications(outcomes)
     return outcomes
+
+
+def check_provenance(registry, tag: str, platforms) -> None:
+    """Every platform of the image tag points at carries BuildKit's SLSA provenance (an
+    attestation manifest in the index), about exactly that platform's manifest."""
+    _, index = registry.manifest(REPO, tag)
+    manifests = {child["digest"]: child["platform"] for child in index["manifests"]
+                 if child["platform"]["architecture"] != "unknown"}
+    found = registry.provenance(REPO, tag)
+    assert set(found) == set(manifests) and len(manifests) == len(platforms), (found, manifests)
+    for digest, statement in found.items():
+        assert statement["predicateType"].startswith("https://slsa.dev/provenance/")
+        assert [s["digest"]["sha256"] for s in statement["subject"]] == [digest.split(":")[1]]
+        parameters = statement["predicate"]["invocation"]["parameters"]
+        assert parameters["args"]["build-arg:ASTERISK_VERSION"] == tag.split("-")[0]
+
+
+def local_manifests(docker, ref: str, work: Path) -> dict[str, str]:
+    """{platform: manifest digest} of a local image, from its `docker save` layout."""
+    archive = work / "saved.tar"
+    docker.image.save(ref, output=archive)
+    with tarfile.open(archive) as tar:
+        def blob(digest):
+            return json.loads(tar.extractfile(f"blobs/sha256/{digest.split(':')[1]}").read())
+        [top] = json.loads(tar.extractfile("index.json").read())["manifests"]
+        children = blob(top["digest"]).get("manifests") or []
+    archive.unlink()
+    return {f"{c['platform']['os']}/{c['platform']['architecture']}": c["digest"] for c in children
+            if c["platform"]["architecture"] != "unknown"}
 
 
 def statuses(outcomes) -> dict:
@@ -209,6 +240,7 @@ def test_publish_then_again_changes_nothing(docker, tools, tiny, tmp_path, platf
         for outcome in outcomes:
             local = docker.image.inspect(f"{IMAGE_NAME}:{outcome.target.id}").id
             assert before[outcome.target.id] == local == outcome.digest   # the tested image itself
+            check_provenance(registry, outcome.target.id, platforms)
         api = distribution.Registry(registry.host, username=registry.username,
                                     password=registry.password)
         info = api.image_info(REPO, "lts")
@@ -434,8 +466,11 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
             assert plain_registry.tags(REPO) == []       # no tag before the merge
             pushed = json.loads((digests / "22.10.1" / "local" / platform.replace("/", "-")).read_text())
             assert pushed["platform"] == platform
-            # what was pushed is the image this job smoke-tested
-            assert pushed["digest"] == docker.image.inspect(f"{IMAGE_NAME}:22.10.1").id
+            # what was pushed is the image this job smoke-tested, and its provenance
+            local = local_manifests(docker, f"{IMAGE_NAME}:22.10.1", tmp_path)
+            assert pushed["digest"] == local[platform]
+            [attestation] = pushed["attestations"]
+            assert attestation["annotations"]["vnd.docker.reference.digest"] == pushed["digest"]
 
         merge = ["publish", "--matrix", str(matrix_path), "--variant", "plain", "--merge", str(digests)]
         arm64 = digests / "22.10.1" / "local" / "linux-arm64"
@@ -450,6 +485,7 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
         assert result.returncode == 0, result.stderr
         for tag in ["22.10.1", "22.10", "22", "lts", "latest"]:
             assert plain_registry.complete(REPO, tag)[1] == PLATFORMS
+        check_provenance(plain_registry, "22.10.1", PLATFORMS)     # the jobs' attestations merged
         result = cli(merge, cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0 and "| up to date |" in result.stderr, result.stderr
         result = cli(["plan", "--matrix", str(matrix_path), "--variant", "plain", "--outdated", "--json"],

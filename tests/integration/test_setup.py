@@ -40,10 +40,10 @@ INSTALLS = {
     "ubuntu-24.04": [["docker.io"], ["docker-buildx"], ["qemu-user-static", "binfmt-support"], TOOLS,
                      ["docker-compose-v2"], ["kustomize"]],
     "debian-13": [["docker.io", "docker-cli"], ["docker-buildx"], ["qemu-user-static", "binfmt-support"],
-                  TOOLS, ["docker-compose"], ["kustomize"]],
+                  TOOLS, ["docker-compose"], ["kustomize"], ["cosign"]],
     "debian-12": [["-t", "trixie", "docker.io", "docker-cli"], ["-t", "sid", "docker-buildx"],
                   ["qemu-user-static", "binfmt-support"], TOOLS, ["-t", "trixie", "docker-compose"],
-                  ["-t", "trixie", "kustomize"]],
+                  ["-t", "trixie", "kustomize"], ["-t", "sid", "cosign"]],
 }
 
 RECORD = """#!/bin/bash

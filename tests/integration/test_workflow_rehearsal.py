@@ -102,6 +102,8 @@ def test_a_scheduled_run_starts_every_job(rehearsal):
         "cache-restore", "cache-save", "cache-restore", "cache-save"]
     daemon = [c[2] for c in run.calls if c[0] == "sudo" and ("daemon.json" in c[2] or "restart docker" in c[2])]
     assert len(daemon) == 3 * entries, daemon
+    # The merge job (which signs) installed cosign; the build jobs (which do not) did not.
+    assert [c[0] for c in run.calls if c[0] == "cosign-installer"] == ["cosign-installer"]
     # The build jobs' install step asked for the smoke test's packages.
     installs = [call for call in run.calls if call[0] == "sudo" and "install" in call[2]]
     assert len(installs) == entries and all("sip-tester postgresql" in call[2] for call in installs)

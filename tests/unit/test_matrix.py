@@ -29,9 +29,13 @@ def test_the_repository_matrix_is_valid():
     assert [s.spec.text for s in matrix.series] == ["18.x", "20.x", "22.x", "23.x"]
     assert all(s.variants == ("plain", "opus") for s in matrix.series)
     assert all(s.platforms == ("linux/amd64", "linux/arm64") for s in matrix.series)
-    assert {r.type for r in matrix.registries} == {"dockerhub", "ecr"}
+    assert {r.type for r in matrix.registries} == {"dockerhub", "ecr", "oci"}
+    [ghcr] = [r for r in matrix.registries if r.name == "ghcr"]
+    assert ghcr.image.startswith("ghcr.io/") and ghcr.image == ghcr.image.lower()
+    assert (ghcr.username_env, ghcr.password_env) == ("GITHUB_ACTOR", "GITHUB_TOKEN")
     assert matrix.sources.mirror == ""
     assert matrix.releases.source == "listing"
+    assert matrix.signing.method == "keyless"     # publish.yml's merge job: GitHub's OIDC identity
 
 
 def test_max_age_applies_to_every_series_unless_one_says_otherwise(tmp_path):
@@ -122,6 +126,18 @@ def test_ecr_image_name(tmp_path):
     ("series:\n  - spec: 22.x\nregistries:\n  - type: oci\n    repository: x",
      "matrix.yaml: registries[0].name: missing"),
     ("series:\n  - spec: 22.x\n bad: indent", "matrix.yaml: line 3: not valid YAML"),
+    ("series:\n  - spec: 22.x\nsigning:\n  method: keylss",
+     "matrix.yaml: signing.method: unknown value 'keylss'; did you mean 'keyless'?"),
+    ("series:\n  - spec: 22.x\nsigning:\n  method: key",
+     "matrix.yaml: signing: method 'key' with no key; name the private key in exactly one of key_env"),
+    ("series:\n  - spec: 22.x\nsigning:\n  method: key\n  key_env: K\n  key_file: k.key",
+     "matrix.yaml: signing: method 'key' with key_env and key_file"),
+    ("series:\n  - spec: 22.x\nsigning:\n  method: keyless\n  key_env: K",
+     "matrix.yaml: signing: key_env given for method 'keyless'; use method: key, or remove them"),
+    ("series:\n  - spec: 22.x\nsigning:\n  method: key\n  key_env: '-----BEGIN ENCRYPTED'",
+     "matrix.yaml: signing.key_env: '-----BEGIN ENCRYPTED' is not a variable name; write the name"),
+    ("series:\n  - spec: 22.x\nsigning:\n  metod: key",
+     "matrix.yaml: signing.metod: unknown key; did you mean 'method'?"),
 ])
 def test_bad_input_names_file_key_and_fix(tmp_path, text, message):
     path = write(tmp_path, text)

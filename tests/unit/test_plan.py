@@ -81,7 +81,8 @@ def test_json_is_a_github_actions_matrix(matrix):
         "tags": ["22.10.1", "22.10", "22", "lts"],
         "images": [f"docker.io/asteriskpipeline/asterisk:{t}" for t in ["22.10.1", "22.10", "22", "lts"]]
         + [f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/asterisk:{t}"
-           for t in ["22.10.1", "22.10", "22", "lts"]],
+           for t in ["22.10.1", "22.10", "22", "lts"]]
+        + [f"ghcr.io/asterisk-pipeline/asterisk:{t}" for t in ["22.10.1", "22.10", "22", "lts"]],
         "tarball_url": "https://downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.tar.gz",
     }
 

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from pipeline import cli, digests, publish, registries, report
-from pipeline.distribution import Descriptor, ImageInfo
+from pipeline.distribution import Descriptor, ImageInfo, PlatformPush
 from pipeline.errors import ConfigurationError, PublishError
 from pipeline.matrix import Registry, load
 from pipeline.plan import Target
@@ -92,8 +92,13 @@ def test_secrets_are_redacted(monkeypatch):
 
 def test_digest_files_round_trip(tmp_path):
     registry = Registry(name="hub", type="dockerhub", repository="me/asterisk")
-    pushed = Descriptor(media_type="application/vnd.oci.image.manifest.v1+json",
-                        digest="sha256:" + "2" * 64, size=1234, platform="linux/arm64")
+    manifest = Descriptor(media_type="application/vnd.oci.image.manifest.v1+json",
+                          digest="sha256:" + "2" * 64, size=1234, platform="linux/arm64")
+    provenance = Descriptor(media_type="application/vnd.oci.image.manifest.v1+json",
+                            digest="sha256:" + "3" * 64, size=566, platform="unknown/unknown",
+                            annotations={"vnd.docker.reference.digest": manifest.digest,
+                                         "vnd.docker.reference.type": "attestation-manifest"})
+    pushed = PlatformPush(manifest, (provenance,))
     path = digests.write(tmp_path, target(), registry, pushed)
     assert path == tmp_path / "22.10.1" / "hub" / "linux-arm64"
     assert digests.read(tmp_path, target(), registry) == {"linux/arm64": pushed}

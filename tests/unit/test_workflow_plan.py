@@ -173,19 +173,39 @@ def test_one_publication_at_a_time():
     assert concurrency["group"] and concurrency["cancel-in-progress"] is False
 
 
+# Set by GitHub in every job (docs.github.com, "Variables": default environment variables).
+RUNNER_VARIABLES = {"GITHUB_ACTOR"}
+
+
 def test_credentials_come_from_secrets_and_oidc():
+    """Docker Hub from secrets, GHCR from the job's own token (and GITHUB_ACTOR), ECR and
+    cosign from the job's OIDC identity: no other credential anywhere."""
     flow = workflow("publish.yml")
     matrix = load_matrix(ROOT / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}"})
     names = {name for registry in matrix.registries
              for name in (registry.username_env, registry.password_env) if name}
-    assert names == {"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"}
-    for job_name in ("build", "merge"):
+    assert names == {"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN", "GITHUB_ACTOR", "GITHUB_TOKEN"}
+    for job_name in ("plan", "build", "merge"):
         job = flow["jobs"][job_name]
-        assert job["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in names}
+        assert job["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in names - RUNNER_VARIABLES}
         assert job["permissions"]["id-token"] == "write"
+        # GHCR with GITHUB_TOKEN: the jobs that push may write packages, the plan only reads
+        assert job["permissions"]["packages"] == ("read" if job_name == "plan" else "write")
         [aws] = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
         assert set(aws["with"]) == {"role-to-assume", "aws-region"}   # no access keys
     assert "aws-access-key-id" not in (WORKFLOWS / "publish.yml").read_text()
+
+
+def test_the_merge_job_signs_keyless():
+    """matrix.yaml signs keyless: the merge job (which makes the indexes publishing signs)
+    installs cosign and may mint its OIDC token; the build jobs sign nothing."""
+    flow = workflow("publish.yml")
+    matrix = load_matrix(ROOT / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}"})
+    assert matrix.signing.method == "keyless"
+    uses = {name: [s.get("uses", "") for s in job["steps"]] for name, job in flow["jobs"].items()}
+    assert any(u.startswith("sigstore/cosign-installer@") for u in uses["merge"])
+    assert not any(u.startswith("sigstore/cosign-installer@") for u in uses["build"] + uses["plan"])
+    assert flow["jobs"]["merge"]["permissions"]["id-token"] == "write"
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "publish.yml"])
