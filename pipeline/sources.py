@@ -72,6 +72,14 @@ def recorded(context: Path) -> list[Verified]:
                           f"({error}); prepare the sources with `pipeline build`") from None
 
 
+def snapshot_record(snapshot: Snapshot, tarball: Path) -> Verified:
+    """A snapshot's source archive: its sha256, vouched for by the commit it was made from."""
+    return Verified(part="asterisk", name="asterisk", version=str(snapshot.version),
+                    path=tarball.name, url=snapshot.url, algorithm="sha256", digest=file_sha256(tarball),
+                    checked_against=f"git archive of commit {snapshot.version.commit} (git checks every "
+                                    "object against the commit id)")
+
+
 def upstream_url(sources: Sources, url: str) -> str:
     """The upstream URL of a (possibly mirrored) URL: MIRROR/HOST/PATH → https://HOST/PATH."""
     mirror = sources.mirror.rstrip("/")
@@ -89,10 +97,7 @@ def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Pat
     if isinstance(release, Snapshot):
         with log.step(f"fetch {release.version} ({release.version.commit}) from {release.url}"):
             Remote(release.repository).archive(release, tarball)
-        verified.append(Verified(part="asterisk", name="asterisk", version=str(release.version),
-                                 path=tarball.name, url=release.url, algorithm="git commit",
-                                 digest=release.version.commit,
-                                 checked_against="the commit id (git checks every object against it)"))
+        verified.append(snapshot_record(release, tarball))
     else:
         with log.step(f"fetch and verify asterisk {release.version}"):
             expected = _published_digest(release.checksum_urls, release.tarball_url)

@@ -36,7 +36,7 @@ from tests.integration import gitrepo
 from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
 from tests.integration.registry import start_registry
 from tests.integration.test_publish import oci_entry, statuses, version_smoke
-from tests.integration.tiny_image import tiny_sources
+from tests.integration.tiny_image import tiny_prepare, tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
@@ -202,12 +202,15 @@ def tiny_maker(matrix, work: Path) -> Maker:
     """The tiny image's Maker: a release's context is the tiny one; a snapshot's holds the
     real git archive of its commit (so each commit is its own image)."""
     dockerfiles, context, digest = tiny_sources(work / "tiny")
+    for_releases = tiny_prepare(context, digest)
 
     def prepare(release, sources_, dest):
         if isinstance(release, Snapshot):
+            dest.mkdir(parents=True, exist_ok=True)
             Remote(release.repository).archive(release, dest / "asterisk.tar.gz")
+            sources.record(dest, [sources.snapshot_record(release, dest / "asterisk.tar.gz")])
             return dest
-        return context
+        return for_releases(release, sources_, dest)
 
     def checksum(release):
         return sources.identity(release) if isinstance(release, Snapshot) else digest
