@@ -29,11 +29,60 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def docker():
     from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
 
     client = DockerClient()
-    info = subprocess.run(["docker", "info", "-f", "{{.ServerVersion}}"], capture_output=True, text=True)
-    assert info.returncode == 0, f"no Docker engine: run scripts/setup.sh --stand-ins ({info.stderr.strip()})"
+    try:
+        client.system.info()
+    except DockerException as error:
+        pytest.fail(f"no Docker engine: run scripts/setup.sh --stand-ins ({error.stderr or error})")
     return client
+
+
+def engine_objects(docker) -> set[str]:
+    """Every container, volume and network of the engine, named by kind."""
+    return ({f"container {c.name}" for c in docker.container.list(all=True)}
+            | {f"volume {v.name}" for v in docker.volume.list()}
+            | {f"network {n.name}" for n in docker.network.list()})
+
+
+def descendants(pid: int) -> set[str]:
+    """Live processes started (directly or not) by pid: 'PID command'."""
+    parents: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if rest[0] != "Z":
+            parents.setdefault(int(rest[1]), []).append(int(entry))
+            names[int(entry)] = name
+    found, todo = set(), list(parents.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.add(f"{child} {names[child]}")
+        todo += parents.get(child, [])
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(request):
+    """At the end of the integration session: no container, volume or network that was
+    not there at its start, and no process the tests started, is still there."""
+    if not any("tests/integration" in str(item.fspath) for item in request.session.items):
+        yield
+        return
+    from python_on_whales import DockerClient
+
+    client = DockerClient()
+    before = engine_objects(client)
+    yield
+    leftovers = sorted(engine_objects(client) - before) + sorted(descendants(os.getpid()))
+    assert not leftovers, f"the integration tests left behind: {leftovers}"
 
 
 @pytest.fixture(scope="session")

@@ -33,3 +33,25 @@ def test_multi_platform_build_and_arm64_emulation(docker, tiny_context):
         assert out.split() == ["aarch64", "bookworm"]
     finally:
         docker.image.remove("engine-test:multi", force=True)
+
+
+def test_the_leftover_check_sees_what_a_test_leaves(docker):
+    """The session's nothing_left_behind check (conftest.py) can fail: it sees a volume and a
+    process a test started, until they are gone."""
+    import os
+    import subprocess
+
+    from tests.integration.conftest import descendants, engine_objects
+
+    before = engine_objects(docker)
+    volume = docker.volume.create()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        assert engine_objects(docker) - before == {f"volume {volume.name}"}
+        assert f"{sleeper.pid} sleep" in descendants(os.getpid())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        docker.volume.remove(volume)
+    assert engine_objects(docker) == before
+    assert f"{sleeper.pid} sleep" not in descendants(os.getpid())
