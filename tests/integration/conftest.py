@@ -4,7 +4,7 @@ They fail (not skip) when those are missing: run scripts/setup.sh first."""
 
 import os
 import shutil
-import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -54,7 +54,7 @@ def descendants(pid: int) -> set[str]:
         if not entry.isdigit():
             continue
         try:
-            stat = open(f"/proc/{entry}/stat").read()
+            stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
         name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
