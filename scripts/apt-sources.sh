@@ -2,7 +2,8 @@
 # Adds Debian trixie and sid (plus deb-src for sid) to apt, pinned at priority 100,
 # so nothing installed from bookworm gets upgraded: single packages are taken from
 # them on purpose with `apt-get install -t trixie|sid`. Docker 26, buildx, compose v2
-# and the Asterisk 22 source package only exist there.
+# and the asterisk source package (whose Opus component the stand-in mirror serves:
+# make-local-mirror.sh) only exist there.
 # Runs `apt-get update` only when the sources changed or sid's lists are missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -10,7 +10,16 @@ import pytest
 import requests
 
 MIRROR = os.environ.get("PIPELINE_MIRROR", "http://127.0.0.1:8088")
-BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:bookworm-slim")
+BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:trixie-slim")
+# Where scripts/setup.sh keeps the stand-ins (downloads cache, mirror): lib.sh's CACHE_DIR.
+CACHE_DIR = os.environ.get("PIPELINE_CACHE_DIR", "/var/cache/asterisk-pipeline")
+
+# What the stand-in mirror serves (pinned in scripts/make-local-mirror.sh): each spec's
+# release, and the pjproject version bundled in that release's tree.
+PINNED = {"18.x": "18.26.4", "20.x": "20.20.1", "22.x": "22.10.1", "23.x": "23.4.1",
+          "22.8-cert": "22.8-cert3"}
+PJPROJECT = {"18.26.4": "2.15.1", "20.20.1": "2.17", "22.10.1": "2.17", "23.4.1": "2.17",
+             "22.8-cert3": "2.15.1"}
 
 
 def pytest_collection_modifyitems(items):

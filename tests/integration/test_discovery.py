@@ -1,4 +1,5 @@
-"""Release discovery against a real HTTP server on loopback (pytest-httpserver)."""
+"""Release discovery against a real HTTP server on loopback (pytest-httpserver, serving
+upstream's Apache-style listing) and against the stand-in mirror."""
 
 import socket
 
@@ -6,10 +7,11 @@ import pytest
 from werkzeug import Response
 
 from pipeline.errors import ResolutionError
-from pipeline.matrix import Releases, Sources
+from pipeline.matrix import Releases, Sources, load
 from pipeline.releases import ReleaseIndex
-from pipeline.versions import resolve
-from tests.conftest import RELEASES_FILE
+from pipeline.versions import Version, resolve
+from tests.conftest import RELEASES_FILE, ROOT
+from tests.integration.conftest import PINNED
 
 PATH = "/pub/telephony/asterisk/releases/"
 
@@ -67,3 +69,16 @@ def test_unreachable_host():
         port = probe.getsockname()[1]
     with pytest.raises(ResolutionError, match="host unreachable"):
         index_for(f"http://127.0.0.1:{port}").versions()
+
+
+def test_the_mirror_lists_exactly_the_pinned_releases(mirror):
+    """The stand-in mirror's listings (python's http.server, not Apache) show the pinned
+    releases and nothing else, so every run resolves the same versions."""
+    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror})
+    index = ReleaseIndex(matrix.releases, matrix.sources)
+    pinned = sorted(Version.parse(v) for v in PINNED.values())
+    assert sorted(index.versions() + index.versions(certified=True)) == pinned
+    for spec, version in PINNED.items():
+        certified = spec.endswith("-cert")
+        assert str(resolve(spec, index.versions(certified=certified))) == version
+
