@@ -6,8 +6,10 @@
 # Usage: scripts/bootstrap-host.sh [--stand-ins]
 #   --stand-ins  also prepare offline stand-ins, for machines without internet (this
 #                project's dev machines and CI; not for a real host): the base image
-#                debian:bookworm-slim (linux/amd64 + linux/arm64) made with debootstrap,
-#                and a local HTTP mirror of the upstream downloads on 127.0.0.1:8088.
+#                debian:trixie-slim (linux/amd64 + linux/arm64) made with debootstrap,
+#                and a local HTTP mirror on 127.0.0.1:8088 of the upstream downloads of
+#                the pinned releases (from ../shared/sources when present, else upstream;
+#                scripts/make-local-mirror.sh).
 #
 # Idempotent: each step checks first and does nothing when already done, so a rerun
 # takes seconds. A Docker engine that already works with buildx (e.g. a GitHub runner)
@@ -45,7 +47,8 @@ host_pkgs=(qemu-user-static binfmt-support sip-tester docker-registry apache2-ut
 compose_works() { docker compose version >/dev/null 2>&1; }
 
 # 1. apt sources for trixie/sid (pinned low), only when something must come from there:
-#    Docker 26 + buildx, compose v2, the Asterisk source package (--stand-ins).
+#    Docker 26 + buildx, compose v2, the Opus codec files of Debian's asterisk source
+#    package (--stand-ins).
 if ! docker_works || ! compose_works || ! command -v kustomize >/dev/null || [ "$stand_ins" = 1 ]; then
     "$here/apt-sources.sh"
 fi
@@ -111,7 +114,7 @@ if [ "$stand_ins" = 1 ]; then
     env_file=$CACHE_DIR/stand-ins.env
     {
         echo "PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}"
-        echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}"
+        echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:trixie-slim}"
         cat "$CACHE_DIR/mirror/versions.env"
     } >"$env_file"
 fi
@@ -121,6 +124,6 @@ if [ "$stand_ins" = 1 ]; then
     cat <<MSG
 [bootstrap] To use the stand-ins (also in $env_file):
 export PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}
-[bootstrap] Base image: ${BASE_IMAGE:-debian:bookworm-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
+[bootstrap] Base image: ${BASE_IMAGE:-debian:trixie-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
 MSG
 fi

@@ -3,7 +3,7 @@
 code is exercised with real multi-platform images without compiling Asterisk."""
 
 TINY_DOCKERFILE = """\
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 FROM ${BASE_IMAGE} AS runtime
 ARG ASTERISK_VERSION
 RUN --mount=type=bind,from=sources,source=asterisk.tar.gz,target=/tmp/asterisk.tar.gz \\
