@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import log, smoke, wsl
+from . import log, smoke, support, wsl
 from .errors import ConfigurationError, PipelineError
 from .matrix import PLATFORMS, VARIANTS, Matrix, load
 from .plan import Plan, make_plan
@@ -109,9 +109,9 @@ def _run_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan.as_json(per_platform=args.per_platform), indent=2))
         return 0
-    rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags)]
-            for t in plan.targets]
-    print(log.table(["target", "series", "platforms", "base image", "tags"], rows))
+    rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags),
+             str(support.status(t.version, plan.on))] for t in plan.targets]
+    print(log.table(["target", "series", "platforms", "base image", "tags", "support"], rows))
     for registry in plan.registries:
         print(f"\n{registry.name} ({registry.type}): {registry.image}:<tag>")
     return 0

@@ -7,8 +7,10 @@ matrix is its JSON (`{"include": [...]}`, usable directly as `strategy.matrix`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Sequence
 
+from . import support
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
 from .matrix import Matrix, Registry, Series
@@ -42,7 +44,7 @@ class Target:
     def images(self, registry: Registry) -> list[str]:
         return [f"{registry.image}:{tag}" for tag in self.tags]
 
-    def as_json(self, registries: Sequence[Registry]) -> dict:
+    def as_json(self, registries: Sequence[Registry], on: datetime.date) -> dict:
         return {
             "id": self.id,
             "series": self.series,
@@ -54,6 +56,7 @@ class Target:
             "tags": list(self.tags),
             "images": [image for registry in registries for image in self.images(registry)],
             "tarball_url": self.release.tarball_url,
+            "support": support.status(self.version, on).as_json(),
         }
 
 
@@ -61,11 +64,12 @@ class Target:
 class Plan:
     targets: tuple[Target, ...]
     registries: tuple[Registry, ...]
+    on: datetime.date = dataclasses.field(default_factory=datetime.date.today)  # for support status
 
     def as_json(self, *, per_platform: bool = False) -> dict:
         """`{"include": [...]}`: one entry per target, or per target and platform (each with
         the GitHub-hosted runner that builds that platform natively)."""
-        entries = [target.as_json(self.registries) for target in self.targets]
+        entries = [target.as_json(self.registries, self.on) for target in self.targets]
         if per_platform:
             entries = [{**entry, "platform": platform, "runner": RUNNERS[platform],
                         "platform_slug": platform.replace("/", "-")}

@@ -6,6 +6,7 @@ import socket
 import pytest
 from werkzeug import Response
 
+from pipeline.cli import main
 from pipeline.errors import ResolutionError
 from pipeline.matrix import Releases, Sources, load
 from pipeline.releases import ReleaseIndex
@@ -82,3 +83,13 @@ def test_the_mirror_lists_exactly_the_pinned_releases(mirror):
         certified = spec.endswith("-cert")
         assert str(resolve(spec, index.versions(certified=certified))) == version
 
+
+def test_plan_against_the_mirror_shows_18_as_end_of_life(mirror, monkeypatch, capsys):
+    monkeypatch.setenv("PIPELINE_MIRROR", mirror)
+    monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
+    assert main(["plan", "--variant", "plain", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and not line.startswith("| --")]
+    support = {row[1].strip(): row[-2].strip() for row in rows}
+    assert support["18.26.4"] == "end of life since 2025-10-20"
+    assert set(support) == {"target", *(v for s, v in PINNED.items() if not s.endswith("-cert"))}
