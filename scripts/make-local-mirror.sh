@@ -77,7 +77,11 @@ else
     origin="upstream${UPSTREAM_MIRROR:+ via $UPSTREAM_MIRROR}"
     sources_dir=""
 fi
-stamp="recipe $recipe; ${releases[*]}; $origin; added: ${added[*]:-none}"
+added_files=""
+if [ ${#added[@]} -gt 0 ]; then
+    added_files=$(find "${added[@]}" -type f -name '*.tar.*' -printf '%p %s %T@\n' | sort | tr '\n' ' ')
+fi
+stamp="recipe $recipe; ${releases[*]}; $origin; added: ${added_files:-none}"
 if [ "$(cat "$mirror/.complete" 2>/dev/null || true)" = "$stamp" ]; then
     step "mirror: $mirror is complete"
     exit 0
