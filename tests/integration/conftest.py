@@ -26,6 +26,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+        # A test that needs the built images compiles Asterisk (unless given images): slow,
+        # so that `pytest -m "not slow"` never compiles.
+        if "lts_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -60,21 +64,17 @@ def require(tool):
 TEST_IMAGE = os.environ.get("PIPELINE_TEST_IMAGE_NAME", "asterisk-test")
 
 
-@pytest.fixture(scope="session")
-def lts_build(docker, mirror, tmp_path_factory):
-    """The outcome of `pipeline build lts`: exit code, output, and the two image refs."""
+def cli_build(spec, version, mirror, out):
+    """`pipeline build SPEC --platform linux/amd64` against the mirror, as a user runs it:
+    exit code, the two image refs (TEST_IMAGE:<version>[-opus]) and the output directory."""
     from pipeline import build
     from pipeline.cli import main
     from tests.conftest import ROOT
 
-    given = os.environ.get("PIPELINE_TEST_IMAGE_PLAIN"), os.environ.get("PIPELINE_TEST_IMAGE_OPUS")
-    if all(given):
-        return {"code": 0, "plain": given[0], "opus": given[1], "out": build.OUT}
-    out = tmp_path_factory.mktemp("lts-build")
     saved = os.environ.get("PIPELINE_MIRROR"), build.OUT
     os.environ["PIPELINE_MIRROR"], build.OUT = mirror, out
     try:
-        code = main(["build", "lts", "--platform", "linux/amd64", "--image", TEST_IMAGE,
+        code = main(["build", spec, "--platform", "linux/amd64", "--image", TEST_IMAGE,
                      "--matrix", str(ROOT / "matrix.yaml")])
     finally:
         build.OUT = saved[1]
@@ -82,8 +82,19 @@ def lts_build(docker, mirror, tmp_path_factory):
             os.environ.pop("PIPELINE_MIRROR", None)
         else:
             os.environ["PIPELINE_MIRROR"] = saved[0]
-    return {"code": code, "plain": f"{TEST_IMAGE}:22.10.1", "opus": f"{TEST_IMAGE}:22.10.1-opus",
+    return {"code": code, "plain": f"{TEST_IMAGE}:{version}", "opus": f"{TEST_IMAGE}:{version}-opus",
             "out": out}
+
+
+@pytest.fixture(scope="session")
+def lts_build(docker, mirror, tmp_path_factory):
+    """The outcome of `pipeline build lts`: exit code, output, and the two image refs."""
+    from pipeline import build
+
+    given = os.environ.get("PIPELINE_TEST_IMAGE_PLAIN"), os.environ.get("PIPELINE_TEST_IMAGE_OPUS")
+    if all(given):
+        return {"code": 0, "plain": given[0], "opus": given[1], "out": build.OUT}
+    return cli_build("lts", PINNED["22.x"], mirror, tmp_path_factory.mktemp("lts-build"))
 
 
 @pytest.fixture(scope="session")
