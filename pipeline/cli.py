@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import log
+from . import log, support
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
 from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
@@ -248,9 +248,10 @@ def _run_plan(args: argparse.Namespace) -> int:
                 entry["build"], entry["reason"] = reasons[entry["id"]]
         print(json.dumps(data, indent=2))
         return 0
-    rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags)]
+    rows = [[t.id, t.series, ", ".join(t.platforms), t.base_image, ", ".join(t.tags),
+             str(support.status(t.version, plan.on))]
             + ([reasons[t.id][1]] if args.outdated else []) for t in plan.targets]
-    headers = ["target", "series", "platforms", "base image", "tags"]
+    headers = ["target", "series", "platforms", "base image", "tags", "support"]
     print(log.table(headers + (["why"] if args.outdated else []), rows) if rows
           else "every target is up to date")
     snapshots = {t.snapshot for t in plan.targets if t.snapshot}

@@ -142,7 +142,7 @@ _RELEASES = {"source": (str, "listing"), "files": (list, []),
              "github_url": (str, "https://github.com")}
 _SOURCES = {field.name: ((dict if field.name == "opus_codec_sha256" else str), field.default)
             for field in dataclasses.fields(Sources)}
-_DEFAULTS = {"base_image": (str, "debian:bookworm-slim"), "platforms": (list, list(PLATFORMS)),
+_DEFAULTS = {"base_image": (str, "debian:trixie-slim"), "platforms": (list, list(PLATFORMS)),
              "variants": (list, list(VARIANT_NAMES)), "max_age": (str, "")}
 _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None),
            "platforms": (list, None), "variants": (list, None), "max_age": (str, None)}

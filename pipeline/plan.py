@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
+from . import support
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
 from .image import variant as variant_named
@@ -64,7 +65,7 @@ class Target:
     def images(self, registry: Registry) -> list[str]:
         return [f"{registry.image}:{tag}" for tag in self.tags]
 
-    def as_json(self, registries: Sequence[Registry]) -> dict[str, Any]:
+    def as_json(self, registries: Sequence[Registry], on: datetime.date) -> dict[str, Any]:
         """`version` is the exact spec of the target, which CI's later jobs pass to
         `pipeline publish`: the release (22.10.1), or the pinned snapshot (git:master@SHA)."""
         if isinstance(self.release, Snapshot):
@@ -84,6 +85,7 @@ class Target:
             "tags": list(self.tags),
             "images": [image for registry in registries for image in self.images(registry)],
             **source,
+            "support": support.status(self.version, on).as_json(),
         }
 
 
@@ -91,11 +93,12 @@ class Target:
 class Plan:
     targets: tuple[Target, ...]
     registries: tuple[Registry, ...]
+    on: datetime.date = dataclasses.field(default_factory=datetime.date.today)  # for support status
 
     def as_json(self, *, per_platform: bool = False) -> dict[str, list[dict[str, Any]]]:
         """`{"include": [...]}`: one entry per target, or per target and platform (each with
         the GitHub-hosted runner that builds that platform natively)."""
-        entries = [target.as_json(self.registries) for target in self.targets]
+        entries = [target.as_json(self.registries, self.on) for target in self.targets]
         if per_platform:
             entries = [{**entry, "platform": platform, "runner": RUNNERS[platform],
                         "platform_slug": platform.replace("/", "-")}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Usage: scripts/apt-sources.sh [SUITE...]   (Debian hosts only)
 # Adds the Debian suites SUITE... (e.g. trixie sid on Debian 12: Docker 26, buildx and
-# compose v2 only exist there) and deb-src for sid (the Asterisk source package, for
-# --stand-ins) to apt, pinned at priority 100, so nothing installed from the host's own
-# release gets upgraded: single packages are taken from them on purpose with
-# `apt-get install -t SUITE`. Runs `apt-get update` only when the sources changed or a
-# suite's lists are missing.
+# compose v2 only exist there) and deb-src for sid (the asterisk source package, whose
+# Opus component the stand-in mirror serves: make-local-mirror.sh, for --stand-ins) to
+# apt, pinned at priority 100, so nothing installed from the host's own release gets
+# upgraded: single packages are taken from them on purpose with `apt-get install -t
+# SUITE`. Runs `apt-get update` only when the sources changed or a suite's lists are
+# missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"

@@ -7,9 +7,10 @@
 # Usage: scripts/bootstrap-host.sh [--stand-ins]
 #   --stand-ins  also prepare offline stand-ins, for machines without internet (this
 #                project's dev machines and CI; not for a real host; Debian hosts only):
-#                the base image debian:bookworm-slim (linux/amd64 + linux/arm64) made
-#                with debootstrap, and a local HTTP mirror of the upstream downloads on
-#                127.0.0.1:8088.
+#                the base image debian:trixie-slim (linux/amd64 + linux/arm64) made
+#                with debootstrap, and a local HTTP mirror on 127.0.0.1:8088 of the
+#                upstream downloads of the pinned releases (from ../shared/sources when
+#                present, else upstream; scripts/make-local-mirror.sh).
 #
 # Idempotent: each step checks first and does nothing when already done, so a rerun
 # takes seconds. A Docker engine that already works with buildx (e.g. a GitHub runner)
@@ -51,8 +52,8 @@ step "host: $DISTRO_NAME ($DISTRO)"
 compose_works() { docker compose version >/dev/null 2>&1; }
 
 # 1. Debian's newer suites (pinned low), only when something must come from there: on
-#    Debian 12 Docker 26 + buildx, compose v2, kustomize; on any Debian the Asterisk
-#    source package of sid (--stand-ins).
+#    Debian 12 Docker 26 + buildx, compose v2, kustomize, cosign; on any Debian the Opus
+#    codec files of sid's asterisk source package (--stand-ins).
 if { [ ${#EXTRA_SUITES[@]} -gt 0 ] && { ! docker_works || ! compose_works || ! command -v kustomize >/dev/null \
                                            || ! command -v cosign >/dev/null; }; } \
         || [ "$stand_ins" = 1 ]; then
@@ -125,7 +126,7 @@ if [ "$stand_ins" = 1 ]; then
     env_file=$CACHE_DIR/stand-ins.env
     {
         echo "PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}"
-        echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}"
+        echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:trixie-slim}"
         cat "$CACHE_DIR/mirror/versions.env"
     } >"$env_file"
 fi
@@ -135,6 +136,6 @@ if [ "$stand_ins" = 1 ]; then
     cat <<MSG
 [bootstrap] To use the stand-ins (also in $env_file):
 export PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}
-[bootstrap] Base image: ${BASE_IMAGE:-debian:bookworm-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
+[bootstrap] Base image: ${BASE_IMAGE:-debian:trixie-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
 MSG
 fi

@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Makes the offline stand-in for debian:bookworm-slim (no registry is reachable here, so
-# it cannot be pulled): a minbase debootstrap per platform (linux/amd64, and linux/arm64
+# Makes the offline stand-in for debian:trixie-slim (no registry is reachable here, so it
+# cannot be pulled), or for another Debian suite's -slim image: a minbase debootstrap per
+# platform (linux/amd64, and linux/arm64
 # under qemu binfmt), trimmed like the official slim image (debuerreotype's minimizing
 # config + slimify: no docs but copyright files, no man pages, locales, apt lists or
 # caches), loaded as ONE multi-platform image into dockerd's containerd image store.
 # Rootfs tarballs are cached in /var/cache/asterisk-pipeline/base/, so a rebuild of the
 # image (e.g. after the image store was wiped) takes seconds. Each step is skipped when
 # already done. Ends by checking `docker run --platform linux/arm64 ... uname -m`.
-# Env: BASE_IMAGE (debian:bookworm-slim), DEBIAN_MIRROR (http://deb.debian.org/debian).
+# Env: BASE_IMAGE (debian:trixie-slim; debian:SUITE-slim makes that suite),
+# DEBIAN_SUITE (the suite, when the image name does not say it), DEBIAN_MIRROR
+# (http://deb.debian.org/debian).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
-image=${BASE_IMAGE:-debian:bookworm-slim}
+image=${BASE_IMAGE:-debian:trixie-slim}
 debian_mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-suite=bookworm
+suite=${DEBIAN_SUITE:-$(tag=${image##*:} && echo "${tag%-slim}")}
+case $suite in
+    bookworm|trixie|forky|sid) ;;
+    *) die "BASE_IMAGE=$image: cannot tell the Debian suite from it; set DEBIAN_SUITE (e.g. trixie)" ;;
+esac
 base=$CACHE_DIR/base
 # Bump when the rootfs recipe changes: cached tarballs and the image are then remade.
 recipe=1

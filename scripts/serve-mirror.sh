@@ -4,13 +4,13 @@
 # (https://HOST/PATH rewritten to $PIPELINE_MIRROR/HOST/PATH) work offline.
 # Idempotent: keeps a server that already answers with the mirror; a pid file left by
 # a killed server (new session, CI) is cleaned up and the server started again.
-# Env: MIRROR_PORT (8088).
+# Env: MIRROR_PORT (8088), MIRROR_DIR ($PIPELINE_CACHE_DIR/mirror).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 port=${MIRROR_PORT:-8088}
-mirror=$CACHE_DIR/mirror
+mirror=${MIRROR_DIR:-$CACHE_DIR/mirror}
 pidfile=$CACHE_DIR/mirror-server.pid
 log=$CACHE_DIR/mirror-server.log
 url=http://127.0.0.1:$port

@@ -10,7 +10,16 @@ import pytest
 import requests
 
 MIRROR = os.environ.get("PIPELINE_MIRROR", "http://127.0.0.1:8088")
-BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:bookworm-slim")
+BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:trixie-slim")
+# Where scripts/setup.sh keeps the stand-ins (downloads cache, mirror): lib.sh's CACHE_DIR.
+CACHE_DIR = os.environ.get("PIPELINE_CACHE_DIR", "/var/cache/asterisk-pipeline")
+
+# What the stand-in mirror serves (pinned in scripts/make-local-mirror.sh): each spec's
+# release, and the pjproject version bundled in that release's tree.
+PINNED = {"18.x": "18.26.4", "20.x": "20.20.1", "22.x": "22.10.1", "23.x": "23.4.1",
+          "22.8-cert": "22.8-cert3"}
+PJPROJECT = {"18.26.4": "2.15.1", "20.20.1": "2.17", "22.10.1": "2.17", "23.4.1": "2.17",
+             "22.8-cert3": "2.15.1"}
 
 
 # Fixtures that compile Asterisk: a test using one of them (directly or through another
@@ -107,23 +116,28 @@ def require(tool):
 TEST_IMAGE = os.environ.get("PIPELINE_TEST_IMAGE_NAME", "asterisk-test")
 
 
-@pytest.fixture(scope="session")
-def lts_build(docker, mirror, tmp_path_factory):
-    """The outcome of `pipeline build lts`: exit code, output, and the two image refs."""
+def cli_build(spec, version, mirror, out):
+    """`pipeline build SPEC --platform linux/amd64` against the mirror, as a user runs it:
+    exit code, the two image refs (TEST_IMAGE:<version>[-opus]) and the output directory."""
     from pipeline.cli import main
     from tests.conftest import ROOT
 
-    given = os.environ.get("PIPELINE_TEST_IMAGE_PLAIN"), os.environ.get("PIPELINE_TEST_IMAGE_OPUS")
-    out = tmp_path_factory.mktemp("lts-build")
-    if all(given):
-        return {"code": 0, "plain": given[0], "opus": given[1], "out": out}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIPELINE_MIRROR", mirror)
         patch.setenv("PIPELINE_OUT", str(out))
-        code = main(["build", "lts", "--platform", "linux/amd64", "--image", TEST_IMAGE,
+        code = main(["build", spec, "--platform", "linux/amd64", "--image", TEST_IMAGE,
                      "--matrix", str(ROOT / "matrix.yaml")])
-    return {"code": code, "plain": f"{TEST_IMAGE}:22.10.1", "opus": f"{TEST_IMAGE}:22.10.1-opus",
+    return {"code": code, "plain": f"{TEST_IMAGE}:{version}", "opus": f"{TEST_IMAGE}:{version}-opus",
             "out": out}
+
+
+@pytest.fixture(scope="session")
+def lts_build(docker, mirror, tmp_path_factory):
+    """The outcome of `pipeline build lts`: exit code, output, and the two image refs."""
+    given = os.environ.get("PIPELINE_TEST_IMAGE_PLAIN"), os.environ.get("PIPELINE_TEST_IMAGE_OPUS")
+    if all(given):
+        return {"code": 0, "plain": given[0], "opus": given[1], "out": tmp_path_factory.mktemp("given")}
+    return cli_build("lts", PINNED["22.x"], mirror, tmp_path_factory.mktemp("lts-build"))
 
 
 @pytest.fixture(scope="session")

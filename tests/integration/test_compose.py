@@ -4,7 +4,7 @@ as a user would, then a phone that exists only as rows in the database registers
 The compose file is used as it is, with settings from an env file (the way .env works);
 only the PostgreSQL image differs: machines without registry access cannot pull
 postgres:16-bookworm, so POSTGRES_IMAGE names a stand-in built here from the local
-debian:bookworm-slim (tests/integration/postgres-standin: Debian's PostgreSQL behind an
+Debian base image (tests/integration/postgres-standin: Debian's PostgreSQL behind an
 entrypoint that does what the official image's does for this file).
 
 What the slow test proves, in order:
@@ -43,7 +43,7 @@ COMPOSE_DIR = ROOT / "deploy" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 STANDIN = Path(__file__).resolve().parent / "postgres-standin"
-STANDIN_IMAGE = "pipeline-test/postgres-standin:15"
+STANDIN_IMAGE = "pipeline-test/postgres-standin"
 PROJECT_LABEL = "com.docker.compose.project"
 ECHO_MS = 3000
 

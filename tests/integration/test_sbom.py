@@ -28,7 +28,7 @@ from pipeline.plan import Target
 from pipeline.releases import Release
 from pipeline.versions import Version
 from tests.conftest import ROOT
-from tests.integration.conftest import TEST_IMAGE
+from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE
 from tests.integration.test_publish import version_smoke
 from tests.integration.tiny_image import tiny_prepare, tiny_sources
 
@@ -79,7 +79,7 @@ def test_the_tiny_image_carries_its_sbom_on_every_platform(docker, tmp_path):
     release = Release(version=Version.parse("22.10.1"), tarball_url=f"{UPSTREAM}/asterisk-22.10.1.tar.gz",
                       checksum_urls=())
     target = Target(series="22.x", release=release, variant="plain", platforms=PLATFORMS,
-                    base_image="debian:bookworm-slim", tags=("22.10.1",))
+                    base_image=BASE_IMAGE, tags=("22.10.1",))
     maker = Maker(sources=Sources(), out=tmp_path / "out", image_name=IMAGE_NAME, smoke=version_smoke,
                   dockerfiles=dockerfiles, prepare=tiny_prepare(context, digest),
                   checksum=lambda release: digest)

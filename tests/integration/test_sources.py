@@ -1,7 +1,9 @@
-"""Fetch-and-verify against the local mirror (a real HTTP server laid out like upstream)
-and against a loopback server that serves a tampered tarball."""
+"""Fetch-and-verify against the local mirror (a real HTTP server laid out like upstream,
+serving the releases pinned in scripts/make-local-mirror.sh) and against a loopback
+server that serves a tampered tarball."""
 
 import hashlib
+import json
 import textwrap
 
 import pytest
@@ -11,36 +13,60 @@ from pipeline import sources
 from pipeline.cli import main
 from pipeline.errors import SourceError
 from pipeline.matrix import load
-from pipeline.releases import ReleaseIndex
-from pipeline.versions import resolve
+from pipeline.releases import ReleaseIndex, release_in
+from pipeline.versions import Version
 from tests.conftest import ROOT
+from tests.integration.conftest import PINNED, PJPROJECT
 
 RELEASES = "downloads.asterisk.org/pub/telephony/asterisk/releases"
+CERTIFIED = "downloads.asterisk.org/pub/telephony/certified-asterisk/releases"
+PJPROJECT_DIR = "raw.githubusercontent.com/asterisk/third-party/master/pjproject"
 
 
-def test_mirror_serves_22_10_1_with_matching_checksum(mirror):
-    tarball = requests.get(f"{mirror}/{RELEASES}/asterisk-22.10.1.tar.gz", timeout=30)
-    published = requests.get(f"{mirror}/{RELEASES}/asterisk-22.10.1.tar.gz.sha256", timeout=30)
+def tarball_url(mirror, version):
+    name = release_in("x", Version.parse(version)).tarball_url.rsplit("/", 1)[-1]
+    directory = CERTIFIED if "cert" in version else RELEASES
+    return f"{mirror}/{directory}/{name}"
+
+
+@pytest.mark.parametrize("version", PINNED.values())
+def test_mirror_serves_each_pinned_release_with_matching_checksums(mirror, version, tmp_path):
+    """The release's published sha256, and the bundled pjproject's md5 inside its tree,
+    both match what the mirror serves (the stand-in's md5 line rewrite)."""
+    url = tarball_url(mirror, version)
+    tarball = requests.get(url, timeout=30)
+    published = requests.get(url + ".sha256", timeout=30)
     assert tarball.status_code == published.status_code == 200
-    assert published.text.split() == [hashlib.sha256(tarball.content).hexdigest(), "asterisk-22.10.1.tar.gz"]
+    assert published.text.split() == [hashlib.sha256(tarball.content).hexdigest(), url.rsplit("/", 1)[1]]
+    (tmp_path / "a.tar.gz").write_bytes(tarball.content)
+    pjproject = sources.pjproject_version(tmp_path / "a.tar.gz")
+    assert pjproject == PJPROJECT[version]
+    name = f"pjproject-{pjproject}.tar.bz2"
+    in_tree = sources.read_member(tmp_path / "a.tar.gz", f"third-party/pjproject/{name}.md5")
+    served = requests.get(f"{mirror}/{PJPROJECT_DIR}/{pjproject}/{name}", timeout=30)
+    assert served.status_code == 200
+    assert in_tree.split() == [hashlib.md5(served.content).hexdigest(), name]
 
 
-def test_plan_against_the_mirror_resolves_22_10_1(mirror, monkeypatch, capsys):
+def test_plan_against_the_mirror_resolves_every_pinned_release(mirror, monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_MIRROR", mirror)
     monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
-    assert main(["plan", "22.x", "--json", "--matrix", str(ROOT / "matrix.yaml")]) == 0
-    out = capsys.readouterr().out
-    assert '"version": "22.10.1"' in out
-    assert f'"tarball_url": "{mirror}/{RELEASES}/asterisk-22.10.1.tar.gz"' in out
+    assert main(["plan", *PINNED, "--variant", "plain", "--json", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    entries = json.loads(capsys.readouterr().out)["include"]
+    assert {e["series"]: e["version"] for e in entries} == PINNED
+    assert {e["version"]: e["tarball_url"] for e in entries} == {v: tarball_url(mirror, v) for v in PINNED.values()}
+    certified = next(e for e in entries if e["series"] == "22.8-cert")
+    assert certified["tags"] == ["22.8-cert3", "22.8-cert", "22-cert"]
 
 
-def test_prepare_verifies_every_input(mirror, tmp_path):
+@pytest.mark.parametrize("version", PINNED.values())
+def test_prepare_verifies_every_input(mirror, tmp_path, version):
     matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror})
     index = ReleaseIndex(matrix.releases, matrix.sources)
-    release = index.get(resolve("22.x", index.versions()))
+    release = index.get(Version.parse(version))
     context = sources.prepare(release, matrix.sources, tmp_path / "ctx")
     names = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
-    assert names == ["asterisk.tar.gz", "externals/pjproject-2.17.tar.bz2",
+    assert names == ["asterisk.tar.gz", f"externals/pjproject-{PJPROJECT[version]}.tar.bz2",
                      "opus/codec_opus_open_source.c", "opus/ex_opus.h",
                      f"sounds/{matrix.sources.core_sounds}.tar.gz", f"sounds/{matrix.sources.moh}.tar.gz",
                      "verified.json"]

@@ -52,7 +52,7 @@ def test_max_age_applies_to_every_series_unless_one_says_otherwise(tmp_path):
 def test_defaults_fill_a_minimal_matrix(tmp_path):
     matrix = load(write(tmp_path, GOOD), environ={})
     series = matrix.series[0]
-    assert series.base_image == "debian:bookworm-slim"
+    assert series.base_image == "debian:trixie-slim"
     assert series.variants == ("plain", "opus")
     assert matrix.registries[0].image == "docker.io/me/asterisk"
 

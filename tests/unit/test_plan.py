@@ -1,3 +1,5 @@
+import dataclasses
+import datetime
 import json
 import textwrap
 
@@ -71,20 +73,34 @@ def test_empty_selection_is_nothing_to_do(tmp_path):
 
 
 def test_json_is_a_github_actions_matrix(matrix):
-    data = plan_for(matrix, "22.x").as_json()
+    data = dataclasses.replace(plan_for(matrix, "22.x"), on=datetime.date(2026, 11, 28)).as_json()
     assert set(data) == {"include"}
     first = data["include"][0]
     assert first == {
         "id": "22.10.1", "series": "22.x", "version": "22.10.1", "variant": "plain",
         "build_target": "runtime", "platforms": "linux/amd64,linux/arm64",
-        "base_image": "debian:bookworm-slim",
+        "base_image": "debian:trixie-slim",
         "tags": ["22.10.1", "22.10", "22", "lts"],
         "images": [f"docker.io/asteriskpipeline/asterisk:{t}" for t in ["22.10.1", "22.10", "22", "lts"]]
         + [f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/asterisk:{t}"
            for t in ["22.10.1", "22.10", "22", "lts"]]
         + [f"ghcr.io/asterisk-pipeline/asterisk:{t}" for t in ["22.10.1", "22.10", "22", "lts"]],
         "tarball_url": "https://downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.tar.gz",
+        "support": {"status": "supported", "type": "LTS", "security_fix_only": "2028-10-16",
+                    "end_of_life": "2029-10-16"},
     }
+
+
+def test_plan_shows_each_series_support_status(capsys, monkeypatch):
+    """18.x is past its end of life (2025-10-20) on any day this runs; the others say theirs."""
+    monkeypatch.setenv("PIPELINE_RELEASES", FILES)
+    assert main(["plan", "--variant", "plain", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    rows = {line.split("|")[1].strip(): line.split("|")[-2].strip()
+            for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    assert rows["target"] == "support"
+    assert rows["18.26.4"] == "end of life since 2025-10-20"
+    assert rows["22.10.1"].startswith("LTS, ")
+    assert rows["23.4.1"].startswith("standard, ") or rows["23.4.1"].startswith("end of life")
 
 
 def test_cli_plan_json(capsys, monkeypatch):
