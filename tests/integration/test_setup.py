@@ -1,7 +1,7 @@
 """scripts/setup.sh and scripts/bootstrap-host.sh on the hosts they support (Debian 12,
 Debian 13, Ubuntu 24.04) and on those they do not, run for real, as root, in a container
-whose /etc/os-release says which distribution it is (the local base image
-the local Debian base image: no Ubuntu image can be pulled here).
+whose /etc/os-release says which distribution it is (the local Debian base image: no
+Ubuntu image can be pulled here).
 
 Stand-ins, because a container must not install packages from the network or start a
 Docker engine: apt-get, dpkg-query, docker, dockerd, kustomize, mountpoint and
