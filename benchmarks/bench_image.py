@@ -1,10 +1,11 @@
 """Image benchmark: cold build, opus after plain, unchanged rebuild, sizes, boot time.
 
-    python benchmarks/bench_image.py [--spec lts] [--platform linux/amd64] [--no-cold]
+    .venv/bin/python benchmarks/bench_image.py [--spec lts] [--platform linux/amd64] [--no-cold] [--write]
 
-Uses the pipeline's own code (sources.prepare, build.build_image) against the sources that
-matrix.yaml (and PIPELINE_MIRROR) point at. The cold build prunes the build cache first.
-Writes its figures to docs/benchmarks.md.
+Builds with the pipeline's own step (build.Maker.make: sources verified, buildx, the SBOM
+layer; no smoke test) against the sources that matrix.yaml (and PIPELINE_MIRROR) point at.
+The cold build prunes the build cache first (--no-cold keeps it: on a shared machine).
+--write puts the figures into docs/benchmarks.md; without it they are only printed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section  # noqa: E402
-from pipeline import build, sources  # noqa: E402
+from pipeline import build, image  # noqa: E402
 from pipeline.matrix import load  # noqa: E402
 from pipeline.plan import make_plan  # noqa: E402
 from pipeline.releases import ReleaseIndex  # noqa: E402
@@ -66,8 +67,9 @@ def unpacked_size(image: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="lts")
-    parser.add_argument("--platform", default=build.native_platform())
+    parser.add_argument("--platform", default=image.native_platform())
     parser.add_argument("--no-cold", action="store_true", help="keep the build cache")
+    parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
     args = parser.parse_args()
 
     matrix = load("matrix.yaml")
@@ -75,15 +77,14 @@ def main() -> None:
     plan = make_plan(matrix, index, [args.spec])
     targets = {t.variant: t for t in plan.targets}
     plain, opus = targets["plain"], targets["opus"]
-    context = sources.prepare(plain.release, matrix.sources, build.OUT / "sources" / str(plain.version))
-    tarball = sources.file_sha256(context / "asterisk.tar.gz")
-    docker = build.client()
-    platforms = [args.platform]
+    docker = image.client()
+    maker = build.maker_for(matrix, build.Options(image_name="bench-asterisk", out=Path("out")), docker)
+    maker.context(plain)        # the sources, fetched and verified before the clock starts
 
     def build_one(target):
-        build.build_image(docker, target, context, platforms=platforms, load=True,
-                          inputs=build.inputs_digest(target, matrix.sources, tarball),
-                          tags=[f"bench-asterisk:{target.id}"])
+        built = maker.make(docker, target, [args.platform], test=False)
+        if not built.ok:
+            raise SystemExit(f"{target.id}: {built.reason}")
 
     if not args.no_cold:
         subprocess.run(["docker", "buildx", "prune", "-af"], check=True, capture_output=True)
@@ -117,8 +118,10 @@ Per series, and what takes the space: the "series" section.
 Boot time is wall time from `docker run -d` until `asterisk -rx "core waitfullybooted"`
 answers inside the container, so it includes `docker run` and `docker exec` overhead.
 """
-    write_section("image build", f"python benchmarks/bench_image.py --spec {args.spec}", body)
     print(body)
+    if args.write:
+        write_section("image build", f".venv/bin/python benchmarks/bench_image.py --spec {args.spec} --write"
+                      + (" --no-cold" if args.no_cold else ""), body)
 
 
 if __name__ == "__main__":

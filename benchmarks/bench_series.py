@@ -1,6 +1,6 @@
 """Per-series image benchmark: cold build, opus after plain, sizes, for every series.
 
-    python benchmarks/bench_series.py [--spec 18.x ...] [--platform linux/amd64] [--write]
+    .venv/bin/python benchmarks/bench_series.py [--spec 18.x ...] [--platform linux/amd64] [--write]
 
 For each spec (default: every series of matrix.yaml, then the certified 22.8-cert), with the
 sources that matrix.yaml (and PIPELINE_MIRROR) point at:
@@ -30,12 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section
-from pipeline import build, sources
+from pipeline import image, sources
 from pipeline.matrix import load
-from pipeline.plan import BUILD_TARGET, make_plan
+from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 
 IMAGE = "bench-series"
+OUT = Path(os.environ.get("PIPELINE_OUT") or "out")
 OPUS_STAGES = "build-opus,runtime-opus"   # what the opus variant adds to the plain one
 # Steps of the build whose times are reported: (column, stage, text in the step's command).
 STEPS = (("apt (build stage)", "build", "apt-get install"), ("configure", "build", "./configure"),
@@ -76,7 +77,7 @@ def build_one(target, context, platform, *no_cache: str) -> tuple[float, list[st
     """One build of the target as the pipeline makes it (build.build_image's arguments but
     the labels), timed, with its plain progress log. no_cache: `--no-cache`, or
     `--no-cache-filter STAGES` (python-on-whales has no such option: the CLI is run)."""
-    command = ["docker", "buildx", "build", str(build.DOCKERFILES), "--target", BUILD_TARGET[target.variant],
+    command = ["docker", "buildx", "build", str(image.DOCKERFILES), "--target", image.variant(target.variant).stage,
                "--build-arg", f"ASTERISK_VERSION={target.version}", "--build-arg", f"BASE_IMAGE={target.base_image}",
                "--build-context", f"sources={context}", "--platform", platform, "--load",
                "--tag", f"{IMAGE}:{target.id}", "--progress", "plain", "--provenance=false", *no_cache]
@@ -101,14 +102,14 @@ def unpacked(image: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", action="append", default=[], help="a spec to measure (repeatable)")
-    parser.add_argument("--platform", default=build.native_platform())
+    parser.add_argument("--platform", default=image.native_platform())
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
     args = parser.parse_args()
 
     matrix = load("matrix.yaml")
     specs = args.spec or [series.spec.text for series in matrix.series] + ["22.8-cert"]
     index = ReleaseIndex(matrix.releases, matrix.sources)
-    docker = build.client()
+    docker = image.client()
     rows, before = [], (load_average(), other_work())
     base_images = set()
     for spec in specs:
@@ -116,7 +117,7 @@ def main() -> None:
         targets = {t.variant: t for t in plan.targets}
         plain, opus = targets["plain"], targets["opus"]
         base_images.add(plain.base_image)
-        context = sources.prepare(plain.release, matrix.sources, build.OUT / "sources" / str(plain.version))
+        context = sources.prepare(plain.release, matrix.sources, OUT / "sources" / str(plain.version))
         print(f"{spec}: cold build of {plain.id} ...", flush=True)
         cold, log = build_one(plain, context, args.platform, "--no-cache")
         print(f"{spec}: {cold:.0f} s; opus after plain ...", flush=True)
@@ -161,7 +162,7 @@ sizes above stand for the real base too. Other work on this shared machine, befo
 first build: load average {before[0]}, {before[1]}; after the last: load average
 {after_run[0]}, {after_run[1]}.
 """
-    command = "python benchmarks/bench_series.py --write" + "".join(f" --spec {s}" for s in args.spec)
+    command = ".venv/bin/python benchmarks/bench_series.py --write" + "".join(f" --spec {s}" for s in args.spec)
     if args.write:
         write_section("series", command, body)
     print(body)

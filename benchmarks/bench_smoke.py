@@ -1,6 +1,6 @@
 """Smoke benchmarks: the whole smoke suite per image, and how many calls one Asterisk carries.
 
-    python benchmarks/bench_smoke.py [--runs 3] [--no-suite] [--no-capacity]
+    .venv/bin/python benchmarks/bench_smoke.py [--runs 3] [--no-suite] [--no-capacity] [--write]
         [--plain asterisk-pipeline:22.10.1] [--opus asterisk-pipeline:22.10.1-opus]
         [--echo-ladder 25,50,...] [--transcoded-ladder 25,50,...] [--hold 30]
 
@@ -576,20 +576,20 @@ def main() -> None:
     parser.add_argument("--transcoded-budget", type=float, default=330,
                         help="seconds for the transcoded ladder")
     parser.add_argument("--kinds", default="echo,transcoded")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print the sections, do not write them to docs/benchmarks.md")
+    parser.add_argument("--write", action="store_true",
+                        help="write the sections to docs/benchmarks.md (else only print them)")
     parser.add_argument("--no-wait", action="store_true",
                         help=f"do not wait for the load average to drop below {LOAD_LIMIT}")
     args = parser.parse_args()
     docker = image.client()
     images = {"plain": args.plain, "opus": args.opus}
-    command = "python benchmarks/bench_smoke.py"
+    command = ".venv/bin/python benchmarks/bench_smoke.py --write"
 
     if not args.no_suite:
         before = os.getloadavg()[0]
         results = {v: time_suite(docker, image, v, args.runs) for v, image in images.items()}
         body = suite_section(images, results, (before, os.getloadavg()[0]))
-        if not args.no_write:
+        if args.write:
             write_section("smoke suite", f"{command} --no-capacity --runs {args.runs}", body)
         print(body)
 
@@ -612,7 +612,7 @@ def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         body = capacity_section(results, args.hold, loads)
-        if not args.no_write:
+        if args.write:
             write_section("call capacity", f"{command} --no-suite --echo-ladder {args.echo_ladder} "
                           f"--transcoded-ladder {args.transcoded_ladder} --hold {args.hold}", body)
         print(body)
