@@ -7,6 +7,7 @@ the work (build.Options, publish.Options, ...); no argparse namespace goes furth
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -240,7 +241,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         maker = build.maker_for(matrix, build.Options(out=_out()), docker)
         reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
                                    environ=os.environ, docker=docker)
-        plan = Plan(tuple(t for t in plan.targets if t.id in reasons), plan.registries)
+        plan = dataclasses.replace(plan, targets=tuple(t for t in plan.targets if t.id in reasons))
     if args.json:
         data = plan.as_json(per_platform=args.per_platform)
         if args.outdated:

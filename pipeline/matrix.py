@@ -121,6 +121,19 @@ class Signing:
         return self.method != "none"
 
 
+# Where publish.yml builds each platform: a GitHub runner label. By default every platform
+# is built on the x86-64 `ubuntu-24.04` (arm64 cross-compiled, its image smoke-tested under
+# QEMU), which works in private repositories; `ubuntu-24.04-arm` builds arm64 natively
+# (GitHub offers arm runners to public repositories only). See docs/ci.md.
+DEFAULT_RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04"}
+
+
+def runner_platform(label: str) -> str:
+    """The platform a runner label runs on: GitHub's arm runners are named `*-arm`
+    (ubuntu-24.04-arm, ubuntu-22.04-arm); every other label is taken as x86-64."""
+    return "linux/arm64" if label.endswith("-arm") or label.endswith("-arm64") else "linux/amd64"
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Matrix:
     path: Path
@@ -130,13 +143,16 @@ class Matrix:
     series: tuple[Series, ...]
     registries: tuple[Registry, ...]
     signing: Signing = Signing()
+    # platform -> runner label (every platform of PLATFORMS has one)
+    runners: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_RUNNERS))
 
 
 # ----------------------------------------------------------------------------- schema
 # key -> (expected type, default); a default of REQUIRED makes the key mandatory.
 REQUIRED = object()
 _TOP = {"releases": (dict, {}), "sources": (dict, {}), "defaults": (dict, {}),
-        "series": (list, REQUIRED), "registries": (list, []), "signing": (dict, {})}
+        "series": (list, REQUIRED), "registries": (list, []), "signing": (dict, {}),
+        "runners": (dict, {})}
 _RELEASES = {"source": (str, "listing"), "files": (list, []),
              "github_repository": (str, "asterisk/asterisk"),
              "github_url": (str, "https://github.com")}
@@ -248,7 +264,8 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     series = _series(reader, top["series"], defaults)
     registries = _registries(reader, top["registries"])
     return Matrix(path=path, releases=releases, sources=sources, defaults=defaults,
-                  series=series, registries=registries, signing=_signing(reader, top["signing"]))
+                  series=series, registries=registries, signing=_signing(reader, top["signing"]),
+                  runners=_runners(reader, top["runners"]))
 
 
 def _releases(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Releases:
@@ -339,6 +356,18 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
                               "quote it as a string of 12 digits")
         result.append(Registry(**values))
     return tuple(result)
+
+
+def _runners(reader: _Reader, data: dict[Any, Any]) -> dict[str, str]:
+    runners = dict(DEFAULT_RUNNERS)
+    for platform, label in data.items():
+        reader.choice(platform, PLATFORMS, f"runners.{platform}")
+        if not isinstance(label, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", label):
+            raise reader.fail(f"runners.{platform}", f"{label!r} is not a runner label",
+                              "write a GitHub runner label such as ubuntu-24.04 (cross-compiled) "
+                              "or ubuntu-24.04-arm (native arm64)")
+        runners[platform] = label
+    return runners
 
 
 def _signing(reader: _Reader, data: Any) -> Signing:

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import support
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
 from .image import variant as variant_named
-from .matrix import Defaults, Matrix, Registry, Series
+from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Registry, Series, runner_platform
 from .releases import Release, ReleaseIndex
 from .snapshots import GitSpec, GitVersion, Remote, Snapshot
 from .snapshots import is_spec as is_git_spec
 from .versions import Spec, Version, resolve
-
-# Native GitHub-hosted runners per platform (no emulation in CI).
-RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -94,13 +91,17 @@ class Plan:
     targets: tuple[Target, ...]
     registries: tuple[Registry, ...]
     on: datetime.date = dataclasses.field(default_factory=datetime.date.today)  # for support status
+    runners: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_RUNNERS))
 
     def as_json(self, *, per_platform: bool = False) -> dict[str, list[dict[str, Any]]]:
         """`{"include": [...]}`: one entry per target, or per target and platform (each with
-        the GitHub-hosted runner that builds that platform natively)."""
+        the runner that builds it, from the matrix's `runners`, and whether that runner
+        is another platform: then the image is cross-compiled and smoke-tested under
+        emulation)."""
         entries = [target.as_json(self.registries, self.on) for target in self.targets]
         if per_platform:
-            entries = [{**entry, "platform": platform, "runner": RUNNERS[platform],
+            entries = [{**entry, "platform": platform, "runner": self.runners[platform],
+                        "emulated": runner_platform(self.runners[platform]) != platform,
                         "platform_slug": platform.replace("/", "-")}
                        for entry in entries for platform in entry["platforms"].split(",")]
         return {"include": entries}
@@ -144,7 +145,7 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     if not targets:
         raise NothingToDoError("the selection matched no target; check the spec, --variant "
                                "and --platform against matrix.yaml")
-    return Plan(tuple(targets.values()), matrix.registries)
+    return Plan(tuple(targets.values()), matrix.registries, runners=matrix.runners)
 
 
 def _snapshot(spec: GitSpec, remote: Remote, defaults: Defaults) -> tuple[Defaults, str, Snapshot]:

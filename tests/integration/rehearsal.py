@@ -49,6 +49,7 @@ ACTIONS = {
     "actions/download-artifact@v7": "download-artifact",
     "actions/cache@v5": "cache",          # actions/cache/restore@v5 and actions/cache/save@v5
     "sigstore/cosign-installer@v4": "cosign-installer",
+    "docker/setup-qemu-action@v4": "setup-qemu",
 }
 RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm"]
 SECRETS = {"DOCKERHUB_USERNAME": "hub-user", "DOCKERHUB_TOKEN": "Hub-t0ken-not-shown"}

@@ -68,7 +68,7 @@ def asterisk_cli(docker, image, command):
 def test_the_series_builds_and_passes_the_smoke_suite(built):
     assert built["code"] == 0, f"pipeline build {built['spec']} failed; logs in {built['out']}/logs"
     for target in (built["version"], f"{built['version']}-opus"):
-        junit = built["out"] / "logs" / target / "smoke" / "junit.xml"
+        junit = built["out"] / "logs" / target / "smoke" / "linux-amd64" / "junit.xml"
         suite = ET.parse(junit).getroot()
         names = {case.get("name") for case in suite.iter("testcase")}
         assert names >= SMOKE_CASES, (target, names)

@@ -273,7 +273,7 @@ def test_an_image_whose_asterisk_does_not_start_fails(docker, broken_image, tool
            "WARNING: 'modules.conf' invalid or missing." in message
     assert "boot-default-config: Asterisk did not start" in message
     assert "not run because their container did not boot: audio-host, lua-host" in message
-    logs = tmp_path / "smoke"
+    logs = tmp_path / "smoke" / image.native_platform().replace("/", "-")
     assert (logs / "boot-host" / "container.log").read_text(), "the container log was not kept"
     assert not junit_cases(logs)["boot-host"]
 

@@ -107,6 +107,10 @@ def test_a_scheduled_run_starts_every_job(rehearsal):
     # The build jobs' install step asked for the smoke test's packages.
     installs = [call for call in run.calls if call[0] == "sudo" and "install" in call[2]]
     assert len(installs) == entries and all("sip-tester postgresql" in call[2] for call in installs)
+    # matrix.yaml's default runners: every platform on ubuntu-24.04, so each arm64 build job
+    # (half of them: every target has both platforms) registered QEMU for its smoke calls.
+    qemu = [call for call in run.calls if call[0] == "setup-qemu"]
+    assert qemu == [["setup-qemu", "linux/arm64", "ok"]] * (entries // 2), qemu
     # The merge job tags every target the plan resolved (a dry run: "would publish").
     assert "would publish" in run.text()
 
@@ -167,6 +171,7 @@ def test_a_manual_run_from_the_default_branch_publishes(rehearsal):
     assert run.jobs.get("plan") == ["success"], run.text()[-4000:]
     # `lts` is one version: its two variants on two platforms.
     assert run.jobs.get("build") == ["success"] * 4, run.text()[-4000:]
+    assert [call for call in run.calls if call[0] == "setup-qemu"] == [["setup-qemu", "linux/arm64", "ok"]] * 2
     assert run.jobs.get("merge") == ["success"]
     assert run.returncode == 0
 

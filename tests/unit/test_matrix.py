@@ -138,6 +138,10 @@ def test_ecr_image_name(tmp_path):
      "matrix.yaml: signing.key_env: '-----BEGIN ENCRYPTED' is not a variable name; write the name"),
     ("series:\n  - spec: 22.x\nsigning:\n  metod: key",
      "matrix.yaml: signing.metod: unknown key; did you mean 'method'?"),
+    ("series:\n  - spec: 22.x\nrunners:\n  linux/arm: ubuntu-24.04-arm",
+     "matrix.yaml: runners.linux/arm: unknown value 'linux/arm'; did you mean 'linux/arm64'?"),
+    ("series:\n  - spec: 22.x\nrunners:\n  linux/arm64: [ubuntu-24.04]",
+     "matrix.yaml: runners.linux/arm64: ['ubuntu-24.04'] is not a runner label; write a GitHub runner label"),
 ])
 def test_bad_input_names_file_key_and_fix(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -158,3 +162,12 @@ def test_bad_environment_override_is_named(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigurationError, match="cannot read the matrix file"):
         load(tmp_path / "nope.yaml", environ={})
+
+
+def test_runners_default_to_x86_64_and_can_be_native(tmp_path):
+    """Every platform on ubuntu-24.04 unless the matrix says otherwise (docs/ci.md)."""
+    assert load(write(tmp_path, "series:\n  - spec: 22.x\n"), environ={}).runners == {
+        "linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04"}
+    native = load(write(tmp_path, "series:\n  - spec: 22.x\nrunners:\n  linux/arm64: ubuntu-24.04-arm\n"),
+                  environ={})
+    assert native.runners == {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}

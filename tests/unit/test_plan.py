@@ -130,9 +130,19 @@ def test_cli_spec_that_matches_nothing(capsys, monkeypatch):
     assert "no release matches '24.x'" in capsys.readouterr().err
 
 
-def test_json_per_platform_names_the_native_runner(matrix):
+def test_json_per_platform_builds_every_platform_on_x86_64_runners_by_default(matrix):
+    """The default works in a private repository: arm64 cross-compiled on ubuntu-24.04,
+    and marked emulated (its smoke test runs under QEMU there)."""
     entries = plan_for(matrix, "22.x", variants=["opus"]).as_json(per_platform=True)["include"]
-    assert [(e["id"], e["platform"], e["runner"], e["platform_slug"]) for e in entries] == [
-        ("22.10.1-opus", "linux/amd64", "ubuntu-24.04", "linux-amd64"),
-        ("22.10.1-opus", "linux/arm64", "ubuntu-24.04-arm", "linux-arm64"),
+    assert [(e["id"], e["platform"], e["runner"], e["emulated"], e["platform_slug"]) for e in entries] == [
+        ("22.10.1-opus", "linux/amd64", "ubuntu-24.04", False, "linux-amd64"),
+        ("22.10.1-opus", "linux/arm64", "ubuntu-24.04", True, "linux-arm64"),
     ]
+
+
+def test_json_per_platform_uses_the_runners_of_the_matrix(matrix):
+    native = dataclasses.replace(matrix, runners={"linux/amd64": "ubuntu-24.04",
+                                                  "linux/arm64": "ubuntu-24.04-arm"})
+    entries = plan_for(native, "22.x", variants=["plain"]).as_json(per_platform=True)["include"]
+    assert [(e["platform"], e["runner"], e["emulated"]) for e in entries] == [
+        ("linux/amd64", "ubuntu-24.04", False), ("linux/arm64", "ubuntu-24.04-arm", False)]

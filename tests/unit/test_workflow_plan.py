@@ -52,7 +52,9 @@ def test_every_matrix_field_the_jobs_read_is_in_the_plan(plan_entries):
     assert {"runner", "version", "variant", "platform", "id", "series", "platform_slug"} <= used
     for entry in plan_entries:
         assert used <= set(entry), f"not in the plan: {sorted(used - set(entry))}"
-    assert {entry["runner"] for entry in plan_entries} == {"ubuntu-24.04", "ubuntu-24.04-arm"}
+    assert {entry["runner"] for entry in plan_entries} == {"ubuntu-24.04"}
+    assert {(entry["platform"], entry["emulated"]) for entry in plan_entries} == {
+        ("linux/amd64", False), ("linux/arm64", True)}
 
 
 def test_every_field_the_plan_job_reads_is_in_the_plan(plan_entries):
