@@ -21,6 +21,7 @@ from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
 from .releases import ReleaseIndex
+from .sources import signature_policy
 
 if TYPE_CHECKING:
     from . import build, publish
@@ -241,6 +242,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
                                    environ=os.environ, docker=docker)
         plan = Plan(tuple(t for t in plan.targets if t.id in reasons), plan.registries)
+    if not matrix.sources.verify_signatures:
+        log.warning(signature_policy(matrix.sources))
     if args.json:
         data = plan.as_json(per_platform=args.per_platform)
         if args.outdated:
@@ -259,6 +262,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         print(f"\n{snapshot.version}: commit {snapshot.version.commit} of {snapshot.url}")
     for registry in plan.registries:
         print(f"\n{registry.name} ({registry.type}): {registry.image}:<tag>")
+    print(f"\n{signature_policy(matrix.sources)}")
     return 0
 
 

@@ -104,18 +104,7 @@ def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Pat
             Remote(release.repository).archive(release, tarball)
         verified.append(snapshot_record(release, tarball))
     else:
-        with log.step(f"fetch and verify asterisk {release.version}"):
-            expected = _published_digest(release.checksum_urls, release.tarball_url)
-            _fetch_verified(release.tarball_url, tarball, expected)
-        against, signed_by = f"the {expected[0]} file published beside it", ""
-        if sources.verify_signatures:
-            with log.step(f"verify upstream's signature of asterisk {release.version}"):
-                signed_by = verify_signature(release.tarball_url, tarball, sources)
-            against += f", and its OpenPGP signature (.asc) by key {signed_by}"
-        verified.append(Verified(part="asterisk", name="asterisk", version=str(release.version),
-                                 path=tarball.name, url=upstream_url(sources, release.tarball_url),
-                                 algorithm=expected[0], digest=expected[1], checked_against=against,
-                                 signed_by=signed_by))
+        verified.append(_fetch_release(release, sources, tarball))
     with log.step("fetch and verify bundled pjproject"):
         verified.append(_fetch_pjproject(tarball, sources, context / "externals"))
     with log.step("fetch and verify opus codec"):
@@ -135,6 +124,25 @@ def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Pat
     return context
 
 
+def _fetch_release(release: Release, sources: Sources, tarball: Path) -> Verified:
+    """The release tarball, checked against its published checksum (integrity) and, unless
+    turned off, against upstream's OpenPGP signature (origin)."""
+    with log.step(f"fetch and verify asterisk {release.version}"):
+        expected = _published_digest(release.checksum_urls, release.tarball_url)
+        _fetch_verified(release.tarball_url, tarball, expected)
+    against, signed_by = f"the {expected[0]} file published beside it", ""
+    if sources.verify_signatures:
+        with log.step(f"verify upstream's signature of asterisk {release.version}"):
+            signed_by = verify_signature(release.tarball_url, tarball, sources)
+        against += f", and its OpenPGP signature (.asc) by key {signed_by}"
+    else:
+        log.warning(f"asterisk {release.version}: upstream's OpenPGP signature not checked "
+                    "(sources.verify_signatures: false)")
+    return Verified(part="asterisk", name="asterisk", version=str(release.version), path=tarball.name,
+                    url=upstream_url(sources, release.tarball_url), algorithm=expected[0],
+                    digest=expected[1], checked_against=against, signed_by=signed_by)
+
+
 def _fetch_verified(url: str, dest: Path, expected_digest: tuple[str, str]) -> None:
     """Download url to dest unless dest already matches (algorithm, hex digest); refuse a
     mismatch."""
@@ -149,6 +157,16 @@ def _fetch_verified(url: str, dest: Path, expected_digest: tuple[str, str]) -> N
         dest.unlink()
         raise SourceError(f"{url}: {algorithm} checksum mismatch (expected {expected}, got {actual}); "
                           "the file is corrupt or was tampered with: nothing was built from it")
+
+
+def signature_policy(sources: Sources) -> str:
+    """What `pipeline plan` says about release signatures (a warning when they are off)."""
+    if not sources.verify_signatures:
+        return ("release tarballs: published checksum only, upstream's OpenPGP signature is NOT "
+                "checked (sources.verify_signatures: false), so nothing proves where they come from")
+    return (f"release tarballs: published sha256 and upstream's OpenPGP signature (.asc) by key "
+            f"{sources.signature_fingerprint} ({sources.signature_key_file}); git snapshots have "
+            "no signature: their commit id is what is verified")
 
 
 def verify_signature(url: str, tarball: Path, sources: Sources) -> str:
@@ -168,7 +186,8 @@ def verify_signature(url: str, tarball: Path, sources: Sources) -> str:
                                  sources.signature_fingerprint)
     if not verdict.ok:
         tarball.unlink(missing_ok=True)
-        raise SourceError(f"{url}: {verdict.problem} ({url}.asc, key file {sources.signature_key_file}); "
+        raise SourceError(f"{url}: {verdict.problem} (its {url.rsplit('/', 1)[-1]}.asc checked against "
+                          f"{sources.signature_key_file}); "
                           f"{_signature_fix(verdict)}; nothing was built from it")
     return verdict.signer
 
