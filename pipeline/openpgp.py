@@ -73,7 +73,7 @@ def judge(status: str, returncode: int, fingerprint: str) -> Verdict:
     signer = ""
     for found in signatures:
         valid = found.get("VALIDSIG", [])
-        signer = valid[-1] if len(valid) >= 10 else _issuer(found)
+        signer = (valid[-1] if len(valid) >= 10 else _issuer(found)).upper()
         for keyword, problem in _REFUSED.items():
             if keyword in found:
                 return Verdict("bad", signer, problem)
@@ -87,7 +87,7 @@ def judge(status: str, returncode: int, fingerprint: str) -> Verdict:
             return Verdict("unusable", signer, f"the signature cannot be checked (gpg error code {code or '?'})")
         if "GOODSIG" not in found or not valid:
             return Verdict("unusable", signer, f"no good signature (gpgv exit {returncode})")
-        if signer.upper() != pinned:
+        if signer != pinned:
             return Verdict("other-key", signer, f"signed by another key {signer}, not the pinned {pinned}")
     if returncode != 0:
         return Verdict("unusable", signer, f"gpgv exit {returncode} although the signature looked good")
