@@ -182,8 +182,12 @@ def verify_signature(url: str, tarball: Path, sources: Sources) -> str:
             raise SourceError(f"{url}: no OpenPGP signature beside it ({error}); use a mirror that "
                               "serves upstream's .asc files, or turn the check off with "
                               "sources.verify_signatures: false in matrix.yaml") from None
-        verdict = openpgp.verify(tarball, signature, sources.signature_key_file,
-                                 sources.signature_fingerprint)
+        try:
+            verdict = openpgp.verify(tarball, signature, sources.signature_key_file,
+                                     sources.signature_fingerprint)
+        except SourceError:
+            tarball.unlink(missing_ok=True)
+            raise
     if not verdict.ok:
         tarball.unlink(missing_ok=True)
         raise SourceError(f"{url}: {verdict.problem} (its {url.rsplit('/', 1)[-1]}.asc checked against "
