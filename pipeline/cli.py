@@ -79,7 +79,8 @@ def parser() -> argparse.ArgumentParser:
         "Build, smoke-test and publish Asterisk images: "
         "matrix → versions → plan → build → smoke → publish."),
         epilog="Environment: PIPELINE_OUT (default ./out: sources, logs, manifest cache), "
-               "PIPELINE_MIRROR, PIPELINE_RELEASES, PIPELINE_GIT (docs/matrix.md).")
+               "PIPELINE_MIRROR, PIPELINE_RELEASES, PIPELINE_GIT, PIPELINE_SIGNATURE_KEY, "
+               "PIPELINE_SIGNATURE_FINGERPRINT (docs/matrix.md).")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="print the targets and tags, then exit")
