@@ -164,9 +164,9 @@ def signature_policy(sources: Sources) -> str:
     if not sources.verify_signatures:
         return ("release tarballs: published checksum only, upstream's OpenPGP signature is NOT "
                 "checked (sources.verify_signatures: false), so nothing proves where they come from")
-    return (f"release tarballs: published sha256 and upstream's OpenPGP signature (.asc) by key "
-            f"{sources.signature_fingerprint} ({sources.signature_key_file}); git snapshots have "
-            "no signature: their commit id is what is verified")
+    return (f"release tarballs: published sha256, and the OpenPGP signature (.asc) beside each made "
+            f"by key {sources.signature_fingerprint} ({sources.signature_key_file}); git snapshots "
+            "have no signature: their commit id is what is verified")
 
 
 def verify_signature(url: str, tarball: Path, sources: Sources) -> str:

@@ -273,5 +273,5 @@ def test_the_plan_names_the_pinned_key(mirror, monkeypatch, capsys):
     monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
     assert main(["plan", "22.x", "--matrix", str(ROOT / "matrix.yaml")]) == 0
     out = capsys.readouterr().out
-    assert (f"release tarballs: published sha256 and upstream's OpenPGP signature (.asc) by key "
+    assert (f"release tarballs: published sha256, and the OpenPGP signature (.asc) beside each made by key "
             f"{STAND_IN_KEY['PIPELINE_SIGNATURE_FINGERPRINT']} ({STAND_IN_KEY['PIPELINE_SIGNATURE_KEY']})") in out

@@ -162,5 +162,5 @@ def test_turned_off_no_key_file_is_needed_and_the_plan_says_so(tmp_path):
 
 def test_the_plan_names_the_pinned_key_and_says_snapshots_have_none():
     policy = signature_policy(load(ROOT / "matrix.yaml", environ={}).sources)
-    assert f"OpenPGP signature (.asc) by key {ASTERISK_RELEASE_FINGERPRINT}" in policy
+    assert f"the OpenPGP signature (.asc) beside each made by key {ASTERISK_RELEASE_FINGERPRINT}" in policy
     assert "git snapshots have no signature: their commit id is what is verified" in policy
