@@ -124,10 +124,15 @@ def verify(data: Path, signature: Path, key: Path, fingerprint: str) -> Verdict:
         home.chmod(0o700)
         keyring = home / "pinned.gpg"
         gpg = ["gpg", "--batch", "--no-options", "--homedir", str(home)]
-        if key.read_bytes().lstrip().startswith(_ARMOR):
+        try:
+            content = key.read_bytes()
+        except OSError as error:
+            raise SourceError(f"{key}: cannot read the signing key file ({error.strerror}); "
+                              "check sources.signature_key or PIPELINE_SIGNATURE_KEY") from None
+        if content.lstrip().startswith(_ARMOR):
             _run([*gpg, "--dearmor", "--output", str(keyring), str(key)])
         else:
-            keyring.write_bytes(key.read_bytes())
+            keyring.write_bytes(content)
         held = primary_fingerprints(_run([*gpg, "--with-colons", "--show-keys", str(keyring)]).stdout)
         if pinned not in held:
             raise SourceError(f"{key}: holds no key with the pinned fingerprint {pinned} (it holds "

@@ -1,6 +1,8 @@
-"""Release signatures without running gpg: the verdict on gpgv's status lines (real lines,
-recorded from gpgv 2.2.40 runs of the cases named), the key file's fingerprints, and the
-matrix settings. tests/integration/test_signatures.py runs the real gpgv."""
+"""Release signatures without running gpg: the verdict on gpgv's status lines, the key
+file's fingerprints, and the matrix settings. The good, no-key and not-a-signature lines
+were recorded from gpgv 2.2.40 runs here; the others are written from GnuPG's doc/DETAILS
+(expired and revoked keys cannot be made quickly). tests/integration/test_signatures.py
+runs the real gpgv on good, altered, missing and foreign signatures."""
 
 import textwrap
 
