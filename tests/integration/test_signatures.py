@@ -275,3 +275,13 @@ def test_the_plan_names_the_pinned_key(mirror, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert (f"release tarballs: published sha256, and the OpenPGP signature (.asc) beside each made by key "
             f"{STAND_IN_KEY['PIPELINE_SIGNATURE_FINGERPRINT']} ({STAND_IN_KEY['PIPELINE_SIGNATURE_KEY']})") in out
+
+
+def test_a_binary_key_file_works_as_an_armored_one(keys, release, tmp_path):
+    binary = tmp_path / "pinned.gpg"
+    binary.write_bytes(keys["pinned"].gpg(["--export", keys["pinned"].fingerprint]).stdout)
+    (tmp_path / "t.tar.gz").write_bytes(release)
+    (tmp_path / "t.tar.gz.asc").write_bytes(keys["pinned"].sign(release))
+    for key in (binary, keys["pinned"].public):
+        verdict = openpgp.verify(tmp_path / "t.tar.gz", tmp_path / "t.tar.gz.asc", key, keys["pinned"].fingerprint)
+        assert verdict.ok and verdict.signer == keys["pinned"].fingerprint, (key, verdict)
