@@ -22,6 +22,7 @@ from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
 from .releases import ReleaseIndex
+from .sources import signature_policy
 
 if TYPE_CHECKING:
     from . import build, publish
@@ -79,7 +80,8 @@ def parser() -> argparse.ArgumentParser:
         "Build, smoke-test and publish Asterisk images: "
         "matrix → versions → plan → build → smoke → publish."),
         epilog="Environment: PIPELINE_OUT (default ./out: sources, logs, manifest cache), "
-               "PIPELINE_MIRROR, PIPELINE_RELEASES, PIPELINE_GIT (docs/matrix.md).")
+               "PIPELINE_MIRROR, PIPELINE_RELEASES, PIPELINE_GIT, PIPELINE_SIGNATURE_KEY, "
+               "PIPELINE_SIGNATURE_FINGERPRINT (docs/matrix.md).")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="print the targets and tags, then exit")
@@ -242,6 +244,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
                                    environ=os.environ, docker=docker)
         plan = dataclasses.replace(plan, targets=tuple(t for t in plan.targets if t.id in reasons))
+    if not matrix.sources.verify_signatures:
+        log.warning(signature_policy(matrix.sources))
     if args.json:
         data = plan.as_json(per_platform=args.per_platform)
         if args.outdated:
@@ -260,6 +264,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         print(f"\n{snapshot.version}: commit {snapshot.version.commit} of {snapshot.url}")
     for registry in plan.registries:
         print(f"\n{registry.name} ({registry.type}): {registry.image}:<tag>")
+    print(f"\n{signature_policy(matrix.sources)}")
     return 0
 
 

@@ -5,9 +5,11 @@ version spec, a duplicate series or an empty matrix is a ConfigurationError whos
 message names the file, the key, the bad value and the fix. Nothing starts before this
 passes.
 
-Three environment variables point a run at stand-ins without editing the file:
-PIPELINE_MIRROR (see `Sources.url`), PIPELINE_RELEASES (`listing`, `github`, or
-`file:PATH[,PATH...]`) and PIPELINE_GIT (the git repository `git:` specs build from).
+Environment variables point a run at stand-ins without editing the file: PIPELINE_MIRROR
+(see `Sources.url`), PIPELINE_RELEASES (`listing`, `github`, or `file:PATH[,PATH...]`),
+PIPELINE_GIT (the git repository `git:` specs build from), and PIPELINE_SIGNATURE_KEY with
+PIPELINE_SIGNATURE_FINGERPRINT (the key a mirror's release signatures are checked against,
+e.g. the stand-in mirror's test key).
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ import yaml
 
 from .errors import ConfigurationError
 from .image import VARIANT_NAMES
+from .openpgp import normal_fingerprint
 from .versions import SPEC_HELP, Spec
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 RELEASE_SOURCES = ("listing", "github", "file")
 REGISTRY_TYPES = ("dockerhub", "ecr", "oci")
 SIGNING_METHODS = ("none", "key", "keyless")
+# The Asterisk Development Team's release signing key (pipeline/keys/README.md says where
+# this copy and its fingerprint were checked); matrix.yaml pins it.
+ASTERISK_RELEASE_KEY = Path(__file__).parent / "keys" / "asterisk-release.asc"
+ASTERISK_RELEASE_FINGERPRINT = "F2FC93DB7587BD1FB49E045A5D984BE337191CE7"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -55,6 +62,15 @@ class Sources:
     core_sounds: str = "asterisk-core-sounds-en-ulaw-1.6.1"
     moh: str = "asterisk-moh-opsound-ulaw-2.03"
     git: str = "https://github.com/asterisk/asterisk"   # development snapshots (`git:` specs)
+    # A release tarball counts only with a good OpenPGP signature (<tarball>.asc beside it)
+    # by this key: the key file ("" = the shipped ASTERISK_RELEASE_KEY) and its fingerprint.
+    verify_signatures: bool = True
+    signature_key: str = ""
+    signature_fingerprint: str = ASTERISK_RELEASE_FINGERPRINT
+
+    @property
+    def signature_key_file(self) -> Path:
+        return Path(self.signature_key) if self.signature_key else ASTERISK_RELEASE_KEY
 
     def url(self, upstream: str) -> str:
         """An upstream URL, or where the mirror keeps it: https://HOST/PATH → MIRROR/HOST/PATH."""
@@ -156,7 +172,8 @@ _TOP = {"releases": (dict, {}), "sources": (dict, {}), "defaults": (dict, {}),
 _RELEASES = {"source": (str, "listing"), "files": (list, []),
              "github_repository": (str, "asterisk/asterisk"),
              "github_url": (str, "https://github.com")}
-_SOURCES = {field.name: ((dict if field.name == "opus_codec_sha256" else str), field.default)
+_SOURCES = {field.name: ({"opus_codec_sha256": dict, "verify_signatures": bool}.get(field.name, str),
+                         field.default)
             for field in dataclasses.fields(Sources)}
 _DEFAULTS = {"base_image": (str, "debian:trixie-slim"), "platforms": (list, list(PLATFORMS)),
              "variants": (list, list(VARIANT_NAMES)), "max_age": (str, "")}
@@ -300,7 +317,32 @@ def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
                          "write one such as https://github.com/asterisk/asterisk "
                          "(file:///path or /path for a local repository)")
     values["opus_codec_sha256"] = tuple(sorted(dict(values["opus_codec_sha256"]).items()))
+    values.update(_signature_key(reader, values, environ))
     return Sources(**values)
+
+
+def _signature_key(reader: _Reader, values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """sources.signature_key (relative to matrix.yaml) and .signature_fingerprint, or the
+    PIPELINE_SIGNATURE_KEY (relative to the working directory) and
+    PIPELINE_SIGNATURE_FINGERPRINT that replace them for one run."""
+    key = str(reader.path.parent / values["signature_key"]) if values["signature_key"] else ""
+    fingerprint = values["signature_fingerprint"]
+    key_at, fingerprint_at = (reader, "sources.signature_key"), (reader, "sources.signature_fingerprint")
+    if environ.get("PIPELINE_SIGNATURE_KEY"):
+        key = str(Path(environ["PIPELINE_SIGNATURE_KEY"]).absolute())
+        key_at = (_Reader(Path("$PIPELINE_SIGNATURE_KEY")), "")
+    if environ.get("PIPELINE_SIGNATURE_FINGERPRINT"):
+        fingerprint = environ["PIPELINE_SIGNATURE_FINGERPRINT"]
+        fingerprint_at = (_Reader(Path("$PIPELINE_SIGNATURE_FINGERPRINT")), "")
+    if not normal_fingerprint(fingerprint):
+        raise fingerprint_at[0].fail(fingerprint_at[1], f"{fingerprint!r} is not an OpenPGP fingerprint",
+                                     "write the key's whole fingerprint, 40 hex digits (spaces "
+                                     "allowed), as `gpg --show-keys KEYFILE` prints it")
+    if values["verify_signatures"] and key and not Path(key).is_file():
+        raise key_at[0].fail(key_at[1], f"no key file {key}",
+                             "name the public key file that release signatures are checked "
+                             "against, or leave it out for the shipped Asterisk Development Team key")
+    return {"signature_key": key, "signature_fingerprint": normal_fingerprint(fingerprint)}
 
 
 def _defaults(reader: _Reader, data: Any) -> Defaults:

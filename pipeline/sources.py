@@ -3,7 +3,10 @@ context.
 
 Nothing is built from a file that was not verified:
 
-* the Asterisk tarball against the release's published .sha256; a development snapshot's
+* the Asterisk tarball against the release's published .sha256 (integrity), and against
+  upstream's OpenPGP signature published beside it (`<tarball>.asc`, origin): a good
+  signature by the key matrix.yaml pins (openpgp.py), unless sources.verify_signatures is
+  off (a mirror without signatures); a development snapshot's
   tree is fetched by its full commit id, which git verifies every object against
   (snapshots.py), and archived with a `.version` saying what it is;
 * the bundled pjproject tarball against the md5 that the (verified) Asterisk tree names,
@@ -27,10 +30,11 @@ import hashlib
 import json
 import re
 import tarfile
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import http, log
+from . import http, log, openpgp
 from .errors import SourceError
 from .matrix import Sources
 from .releases import Release
@@ -53,6 +57,7 @@ class Verified:
     algorithm: str     # sha256 | sha1 | md5
     digest: str        # hex
     checked_against: str   # where the expected checksum came from
+    signed_by: str = ""    # the fingerprint of the key whose OpenPGP signature was verified
 
 
 def record(context: Path, verified: Iterable[Verified]) -> None:
@@ -99,13 +104,7 @@ def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Pat
             Remote(release.repository).archive(release, tarball)
         verified.append(snapshot_record(release, tarball))
     else:
-        with log.step(f"fetch and verify asterisk {release.version}"):
-            expected = _published_digest(release.checksum_urls, release.tarball_url)
-            _fetch_verified(release.tarball_url, tarball, expected)
-        verified.append(Verified(part="asterisk", name="asterisk", version=str(release.version),
-                                 path=tarball.name, url=upstream_url(sources, release.tarball_url),
-                                 algorithm=expected[0], digest=expected[1],
-                                 checked_against=f"the {expected[0]} file published beside it"))
+        verified.append(_fetch_release(release, sources, tarball))
     with log.step("fetch and verify bundled pjproject"):
         verified.append(_fetch_pjproject(tarball, sources, context / "externals"))
     with log.step("fetch and verify opus codec"):
@@ -125,6 +124,25 @@ def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Pat
     return context
 
 
+def _fetch_release(release: Release, sources: Sources, tarball: Path) -> Verified:
+    """The release tarball, checked against its published checksum (integrity) and, unless
+    turned off, against upstream's OpenPGP signature (origin)."""
+    with log.step(f"fetch and verify asterisk {release.version}"):
+        expected = _published_digest(release.checksum_urls, release.tarball_url)
+        _fetch_verified(release.tarball_url, tarball, expected)
+    against, signed_by = f"the {expected[0]} file published beside it", ""
+    if sources.verify_signatures:
+        with log.step(f"verify upstream's signature of asterisk {release.version}"):
+            signed_by = verify_signature(release.tarball_url, tarball, sources)
+        against += f", and its OpenPGP signature (.asc) by key {signed_by}"
+    else:
+        log.warning(f"asterisk {release.version}: upstream's OpenPGP signature not checked "
+                    "(sources.verify_signatures: false)")
+    return Verified(part="asterisk", name="asterisk", version=str(release.version), path=tarball.name,
+                    url=upstream_url(sources, release.tarball_url), algorithm=expected[0],
+                    digest=expected[1], checked_against=against, signed_by=signed_by)
+
+
 def _fetch_verified(url: str, dest: Path, expected_digest: tuple[str, str]) -> None:
     """Download url to dest unless dest already matches (algorithm, hex digest); refuse a
     mismatch."""
@@ -139,6 +157,51 @@ def _fetch_verified(url: str, dest: Path, expected_digest: tuple[str, str]) -> N
         dest.unlink()
         raise SourceError(f"{url}: {algorithm} checksum mismatch (expected {expected}, got {actual}); "
                           "the file is corrupt or was tampered with: nothing was built from it")
+
+
+def signature_policy(sources: Sources) -> str:
+    """What `pipeline plan` says about release signatures (a warning when they are off)."""
+    if not sources.verify_signatures:
+        return ("release tarballs: published checksum only, upstream's OpenPGP signature is NOT "
+                "checked (sources.verify_signatures: false), so nothing proves where they come from")
+    return (f"release tarballs: published sha256, and the OpenPGP signature (.asc) beside each made "
+            f"by key {sources.signature_fingerprint} ({sources.signature_key_file}); git snapshots "
+            "have no signature: their commit id is what is verified")
+
+
+def verify_signature(url: str, tarball: Path, sources: Sources) -> str:
+    """Check tarball (downloaded from url) against the OpenPGP signature published beside it
+    (url + ".asc") and the pinned key; its signer's fingerprint. A missing, bad or foreign
+    signature is a SourceError, and the tarball is removed: nothing is built from it."""
+    with tempfile.TemporaryDirectory(prefix="pipeline-asc-") as scratch:
+        signature = Path(scratch) / (tarball.name + ".asc")
+        try:
+            http.download(url + ".asc", signature)
+        except SourceError as error:
+            tarball.unlink(missing_ok=True)
+            raise SourceError(f"{url}: no OpenPGP signature beside it ({error}); use a mirror that "
+                              "serves upstream's .asc files, or turn the check off with "
+                              "sources.verify_signatures: false in matrix.yaml") from None
+        try:
+            verdict = openpgp.verify(tarball, signature, sources.signature_key_file,
+                                     sources.signature_fingerprint)
+        except SourceError:
+            tarball.unlink(missing_ok=True)
+            raise
+    if not verdict.ok:
+        tarball.unlink(missing_ok=True)
+        raise SourceError(f"{url}: {verdict.problem} (its {url.rsplit('/', 1)[-1]}.asc checked against "
+                          f"{sources.signature_key_file}); "
+                          f"{_signature_fix(verdict)}; nothing was built from it")
+    return verdict.signer
+
+
+def _signature_fix(verdict: openpgp.Verdict) -> str:
+    if verdict.kind == "other-key":
+        return ("if upstream's key changed, check the new one and pin it (sources.signature_key, "
+                "sources.signature_fingerprint; pipeline/keys/README.md); a mirror that signs with "
+                "its own key: set PIPELINE_SIGNATURE_KEY and PIPELINE_SIGNATURE_FINGERPRINT to it")
+    return "the tarball or its signature is not what upstream published: fetch it from another mirror"
 
 
 def file_sha256(path: Path) -> str:

@@ -124,8 +124,13 @@ if [ "$stand_ins" = 1 ]; then
     "$here/serve-mirror.sh"
     ready mirror-ready
     env_file=$CACHE_DIR/stand-ins.env
+    # The mirror signs its tarballs with its own test key (make-local-mirror.sh).
+    # shellcheck disable=SC1091
+    signing=$(. "$CACHE_DIR/mirror/versions.env" && echo "$MIRROR_SIGNING_KEY $MIRROR_SIGNATURE_FINGERPRINT")
     {
         echo "PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}"
+        echo "PIPELINE_SIGNATURE_KEY=${signing% *}"
+        echo "PIPELINE_SIGNATURE_FINGERPRINT=${signing#* }"
         echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:trixie-slim}"
         cat "$CACHE_DIR/mirror/versions.env"
     } >"$env_file"
@@ -136,6 +141,7 @@ if [ "$stand_ins" = 1 ]; then
     cat <<MSG
 [bootstrap] To use the stand-ins (also in $env_file):
 export PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}
+export PIPELINE_SIGNATURE_KEY=${signing% *} PIPELINE_SIGNATURE_FINGERPRINT=${signing#* }
 [bootstrap] Base image: ${BASE_IMAGE:-debian:trixie-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
 MSG
 fi

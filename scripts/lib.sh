@@ -100,7 +100,8 @@ host_distro() {
 # shellcheck disable=SC2034  # used by bootstrap-host.sh
 choose_packages() {
     TOOL_PKGS=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
-               openssl curl ca-certificates debootstrap postgresql xz-utils bzip2 shellcheck)
+               openssl curl ca-certificates debootstrap postgresql xz-utils bzip2 shellcheck
+               gpg gpgv)   # gpgv checks upstream's release signatures, gpg reads the key
     case $DISTRO in
         debian-12)
             EXTRA_SUITES=(trixie sid)

@@ -16,6 +16,13 @@
 #     md5 of the pjproject tarball served here (stand-in sources: see their README), that
 #     line is rewritten and the Asterisk tarball repacked deterministically, with new
 #     checksum files; otherwise upstream's bytes and checksum files are served as they are.
+#   - an OpenPGP signature (NAME.asc, armored, detached) beside each Asterisk tarball, as
+#     upstream publishes one. The Asterisk Development Team's private key is not ours, so
+#     the stand-in signs with its own test key, made once and kept in
+#     $PIPELINE_CACHE_DIR/test-signing-key (gnupg/ private, public.asc and fingerprint
+#     readable by all); the stand-ins' configuration (stand-ins.env: PIPELINE_SIGNATURE_KEY,
+#     PIPELINE_SIGNATURE_FINGERPRINT) points the pipeline at it. Every tarball served is
+#     signed with it, also upstream's own bytes (one key per mirror).
 #   - traud/asterisk-opus files at a pinned commit, from the component tarball of Debian's
 #     asterisk source package (whatever Asterisk version that package is at; the two files
 #     are checked against pinned sha256 sums), else from raw.githubusercontent.com.
@@ -51,7 +58,7 @@ opus_sha256=(
     "4cfd088a445233ae0c9b7d823d7918dd2561cbaf7e2f458d5f4c552fe8f504f3  ex_opus.h"
 )
 # Bump when the layout or the recipe changes, so existing mirrors are rebuilt.
-recipe=5
+recipe=6
 # mtime of every file in the tarballs made here (reproducible bytes).
 epoch=1700000000
 
@@ -60,7 +67,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --add) [ -d "${2:-}" ] || die "--add needs a directory (got '${2:-}')"
                added+=("$(cd "$2" && pwd)"); shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (usage: $0 [--add DIR]...)" ;;
     esac
 done
@@ -81,7 +88,27 @@ added_files=""
 if [ ${#added[@]} -gt 0 ]; then
     added_files=$(find "${added[@]}" -type f -name '*.tar.*' -printf '%p %s %T@\n' | sort | tr '\n' ' ')
 fi
-stamp="recipe $recipe; ${releases[*]}; $origin; added: ${added_files:-none}"
+# --- the stand-in's signing key (made once; a new key means a new mirror) ---------------
+key_dir=$CACHE_DIR/test-signing-key
+gnupg=$key_dir/gnupg
+if [ ! -s "$key_dir/fingerprint" ] || [ ! -s "$key_dir/public.asc" ]; then
+    command -v gpg >/dev/null || die "gpg is not installed (apt-get install gpg): the mirror signs its tarballs"
+    step "mirror: making the stand-in's OpenPGP test key in $key_dir"
+    rm -rf "$key_dir"; mkdir -p "$gnupg"; chmod 755 "$key_dir"; chmod 700 "$gnupg"
+    GNUPGHOME=$gnupg gpg --batch --quiet --passphrase '' --quick-gen-key \
+        "asterisk-pipeline stand-in mirror (TEST KEY, not Asterisk's) <stand-in-mirror@localhost>" \
+        rsa4096 sign never 2>/dev/null
+    GNUPGHOME=$gnupg gpg --batch --quiet --armor --export >"$key_dir/public.asc.part"
+    GNUPGHOME=$gnupg gpg --batch --with-colons --show-keys "$key_dir/public.asc.part" \
+        | awk -F: '$1 == "pub" { p = 1; next } p && $1 == "fpr" { print $10; exit }' >"$key_dir/fingerprint"
+    GNUPGHOME=$gnupg gpgconf --kill gpg-agent
+    [ -s "$key_dir/fingerprint" ] || die "could not make the test signing key in $key_dir"
+    mv "$key_dir/public.asc.part" "$key_dir/public.asc"
+    chmod 644 "$key_dir/public.asc" "$key_dir/fingerprint"
+fi
+signing_fpr=$(cat "$key_dir/fingerprint")
+
+stamp="recipe $recipe; ${releases[*]}; $origin; added: ${added_files:-none}; signed by $signing_fpr"
 if [ "$(cat "$mirror/.complete" 2>/dev/null || true)" = "$stamp" ]; then
     step "mirror: $mirror is complete"
     exit 0
@@ -89,7 +116,8 @@ fi
 
 mkdir -p "$dl/upstream" "$dl/opus" "$dl/deb" "$dl/sounds"
 work=$(mktemp -d "$CACHE_DIR/mirror-work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# gpg starts an agent for the private key: stop it with the script.
+trap 'rm -rf "$work"; GNUPGHOME=$gnupg gpgconf --kill gpg-agent 2>/dev/null || true' EXIT
 new=$work/mirror
 
 # --- helpers ---------------------------------------------------------------------------
@@ -107,6 +135,11 @@ checksum() {
     local d f
     d=$(dirname "$1"); f=$(basename "$1")
     (cd "$d" && sha256sum "$f" >"$f.sha256" && sha1sum "$f" >"$f.sha1" && md5sum "$f" >"$f.md5")
+}
+# sign FILE: FILE.asc, a detached armored signature by the stand-in's test key.
+sign() {
+    GNUPGHOME=$gnupg gpg --batch --quiet --no-auto-check-trustdb --yes --local-user "$signing_fpr" --armor \
+        --detach-sign --output "$1.asc" "$1" || die "could not sign $1"
 }
 # published_sha256 SUMFILE NAME: the digest for NAME in a checksum file (or a bare digest).
 published_sha256() {
@@ -216,6 +249,7 @@ serve_release() {
         rm -rf "$work/x"
         checksum "$dest/$name"
     fi
+    sign "$dest/$name"
 }
 
 # --- 1. Asterisk releases and their pjproject --------------------------------------------
@@ -331,6 +365,8 @@ a pjproject md5 line inside an Asterisk tree is rewritten where it does not matc
 pjproject tarball served here (then that tarball's checksums are not upstream's).
 asterisk-opus $opus_ref, core sounds en wav/ulaw $core_ver and moh opsound wav/ulaw
 $moh_ver rebuilt from Debian packages.
+Each Asterisk tarball's .asc is signed by this stand-in's test key $signing_fpr
+(not the Asterisk Development Team's key, whose private half only upstream has).
 TXT
 cat >"$new/versions.env" <<ENV
 MIRROR_ASTERISK_RELEASES="${served_versions[*]}"
@@ -339,6 +375,8 @@ MIRROR_ORIGIN="$origin"
 MIRROR_OPUS_REF=$opus_ref
 MIRROR_CORE_SOUNDS_VERSION=$core_ver
 MIRROR_MOH_VERSION=$moh_ver
+MIRROR_SIGNING_KEY=$key_dir/public.asc
+MIRROR_SIGNATURE_FINGERPRINT=$signing_fpr
 ENV
 echo "$stamp" >"$new/.complete"
 find "$new" -type d -exec chmod 755 {} + && find "$new" -type f -exec chmod 644 {} +

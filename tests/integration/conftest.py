@@ -14,6 +14,23 @@ BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:trixie-slim")
 # Where scripts/setup.sh keeps the stand-ins (downloads cache, mirror): lib.sh's CACHE_DIR.
 CACHE_DIR = os.environ.get("PIPELINE_CACHE_DIR", "/var/cache/asterisk-pipeline")
 
+# The stand-in mirror signs its tarballs with its own test key (make-local-mirror.sh keeps it
+# in CACHE_DIR/test-signing-key; stand-ins.env names it), not the Asterisk Development Team's:
+# runs against the mirror are pointed at that key by configuration, as stand-ins.env does,
+# unless the environment already names one.
+SIGNING_KEY_DIR = Path(CACHE_DIR) / "test-signing-key"
+
+
+def _stand_in_key() -> dict[str, str]:
+    pinned = SIGNING_KEY_DIR / "fingerprint"
+    return {"PIPELINE_SIGNATURE_KEY": os.environ.get("PIPELINE_SIGNATURE_KEY")
+            or str(SIGNING_KEY_DIR / "public.asc"),
+            "PIPELINE_SIGNATURE_FINGERPRINT": os.environ.get("PIPELINE_SIGNATURE_FINGERPRINT")
+            or (pinned.read_text().strip() if pinned.is_file() else "")}
+
+
+STAND_IN_KEY = _stand_in_key()
+
 # What the stand-in mirror serves (pinned in scripts/make-local-mirror.sh): each spec's
 # release, and the pjproject version bundled in that release's tree.
 PINNED = {"18.x": "18.26.4", "20.x": "20.20.1", "22.x": "22.10.1", "23.x": "23.4.1",
@@ -92,6 +109,16 @@ def nothing_left_behind(request):
     yield
     leftovers = sorted(engine_objects(client) - before) + sorted(descendants(os.getpid()))
     assert not leftovers, f"the integration tests left behind: {leftovers}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stand_in_signing_key():
+    """Every integration test runs with the stand-in mirror's signing key (a test that
+    checks against another key passes its own environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in STAND_IN_KEY.items():
+            patch.setenv(name, value)
+        yield STAND_IN_KEY
 
 
 @pytest.fixture(scope="session")

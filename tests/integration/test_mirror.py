@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from pipeline import openpgp
 from tests.conftest import ROOT
 from tests.integration.conftest import CACHE_DIR, PINNED
 
@@ -84,7 +85,11 @@ def test_without_stand_in_sources_the_pinned_releases_come_from_upstream(upstrea
     made = tmp_path / "mirror"
     done = run_recipe(upstream["url"], made)
     assert done.returncode == 0, done.stderr + done.stdout
-    assert f"MIRROR_ORIGIN=\"upstream via {upstream['url']}\"" in (made / "versions.env").read_text()
+    versions = (made / "versions.env").read_text()
+    assert f"MIRROR_ORIGIN=\"upstream via {upstream['url']}\"" in versions
+    key = Path(CACHE_DIR) / "test-signing-key" / "public.asc"
+    fingerprint = (key.parent / "fingerprint").read_text().strip()
+    assert f"MIRROR_SIGNING_KEY={key}\nMIRROR_SIGNATURE_FINGERPRINT={fingerprint}\n" in versions
     served = sorted(p.name for p in (made / TELEPHONY).glob("*asterisk/releases/*.tar.gz"))
     assert served == sorted(Path(rel(v)).name for v in PINNED.values())
     for version in PINNED.values():
@@ -95,6 +100,10 @@ def test_without_stand_in_sources_the_pinned_releases_come_from_upstream(upstrea
         assert ours == theirs, version
         sums = (made / TELEPHONY / f"{rel(version)}.sha256").read_text().split()
         assert sums[0] == hashlib.sha256(ours).hexdigest()
+        # signed (.asc) with the stand-in's own test key, which versions.env names
+        served = made / TELEPHONY / rel(version)
+        verdict = openpgp.verify(served, served.with_name(served.name + ".asc"), key, fingerprint)
+        assert verdict.ok and verdict.signer == fingerprint, verdict
     assert "mirror: downloading" in done.stdout and "/old-releases/asterisk-18.26.4.tar.gz" in done.stdout
 
 

@@ -16,7 +16,7 @@ from pipeline.matrix import load
 from pipeline.releases import ReleaseIndex, release_in
 from pipeline.versions import Version
 from tests.conftest import ROOT
-from tests.integration.conftest import PINNED, PJPROJECT
+from tests.integration.conftest import PINNED, PJPROJECT, STAND_IN_KEY
 
 RELEASES = "downloads.asterisk.org/pub/telephony/asterisk/releases"
 CERTIFIED = "downloads.asterisk.org/pub/telephony/certified-asterisk/releases"
@@ -61,7 +61,7 @@ def test_plan_against_the_mirror_resolves_every_pinned_release(mirror, monkeypat
 
 @pytest.mark.parametrize("version", PINNED.values())
 def test_prepare_verifies_every_input(mirror, tmp_path, version):
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror})
+    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror, **STAND_IN_KEY})
     index = ReleaseIndex(matrix.releases, matrix.sources)
     release = index.get(Version.parse(version))
     context = sources.prepare(release, matrix.sources, tmp_path / "ctx")
