@@ -70,14 +70,15 @@ def test_prepare_verifies_every_input(mirror, tmp_path, version):
                      "opus/codec_opus_open_source.c", "opus/ex_opus.h",
                      f"sounds/{matrix.sources.core_sounds}.tar.gz", f"sounds/{matrix.sources.moh}.tar.gz",
                      "verified.json"]
-    assert sources.pjproject_version(context / "asterisk.tar.gz") == "2.17"
+    assert sources.pjproject_version(context / "asterisk.tar.gz") == PJPROJECT[version]
     # what each file was verified against, for the image's SBOM: every file, upstream URLs
     verified = {v.path: v for v in sources.recorded(context)}
     assert sorted(verified) == names[:-1]
-    published = requests.get(f"{mirror}/{RELEASES}/asterisk-22.10.1.tar.gz.sha256", timeout=30).text
+    url = tarball_url(mirror, version)
+    published = requests.get(f"{url}.sha256", timeout=30).text
     assert verified["asterisk.tar.gz"].digest == published.split()[0]
-    assert verified["asterisk.tar.gz"].url == f"https://{RELEASES}/asterisk-22.10.1.tar.gz"
-    assert verified["externals/pjproject-2.17.tar.bz2"].algorithm == "md5"
+    assert verified["asterisk.tar.gz"].url == url.replace(f"{mirror}/", "https://")
+    assert verified[f"externals/pjproject-{PJPROJECT[version]}.tar.bz2"].algorithm == "md5"
     assert verified["opus/ex_opus.h"].digest == dict(matrix.sources.opus_codec_sha256)["ex_opus.h"]
     before = {p: p.stat().st_mtime_ns for p in context.rglob("*") if p.is_file()}
     sources.prepare(release, matrix.sources, context)  # already verified: nothing downloaded again
