@@ -142,3 +142,24 @@ def test_hub_api_only_on_a_docker_hub_entry(tmp_path):
     path.write_text("series: [{spec: 22.x}]\nregistries:\n"
                     "  - {name: hub, type: dockerhub, repository: o/a, hub_api: 'http://127.0.0.1:9'}\n")
     assert load(path, environ={}).registries[0].hub_api == "http://127.0.0.1:9"
+
+
+# ----------------------------------------------------------------------------- publish's description
+
+@pytest.mark.parametrize("registries, mode, wanted", [
+    ((), "publish", True),                 # the matrix's dockerhub entry is published to
+    ((), "merge", True),                   # CI's merge job tags, so it describes too
+    ((), "by-digest", False),              # CI's build jobs tag nothing
+    (("ecr", "ghcr"), "publish", False),   # no Docker Hub registry in this run
+])
+def test_publish_describes_docker_hub_with_the_whole_matrix(releases, registries, mode, wanted):
+    from pipeline import cli, publish
+
+    matrix, index = _matrix_and_index()
+    page = cli._tags_page(matrix, publish.Options(registries=registries, mode=mode))
+    if not wanted:
+        assert page == ""
+        return
+    # whatever the run selected: the page of every series (on the day it runs)
+    assert page == tagspage.markdown(make_plan(matrix, index))
+    assert "`20.7-cert11` `20.7-cert` `20-cert`" in page and "`18.26.4` `18.26` `18`" in page
