@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import log, support
+from . import log, support, tagspage
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
 from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
@@ -97,6 +98,21 @@ def parser() -> argparse.ArgumentParser:
                            "saying why (credentials as for publish)")
     _publish_options(plan)
     plan.set_defaults(run=_run_plan)
+
+    tags = commands.add_parser(
+        "tags", help="print the supported-tags page (docs/tags.md, the Docker Hub description)",
+        description="The plan's tags with version, series, support status, variant and platforms; "
+                    "the tags of series past their end of life in a section of their own.")
+    _matrix(tags)
+    _verbose(tags)
+    _selection(tags, required=False)
+    tags.add_argument("--markdown", action="store_true",
+                      help="print the Markdown page (default: one table for the terminal)")
+    tags.add_argument("--on", metavar="YYYY-MM-DD", type=_day,
+                      help="read the support status for this day (default: today)")
+    tags.add_argument("--write", metavar="FILE", type=Path,
+                      help="replace the page between the marker comments of FILE, e.g. docs/tags.md")
+    tags.set_defaults(run=_run_tags)
 
     build = commands.add_parser("build", help="build (and smoke-test) the selected targets")
     _matrix(build)
@@ -199,6 +215,17 @@ def _load_plan(args: argparse.Namespace) -> tuple[Matrix, Plan]:
     return matrix, plan
 
 
+def _day(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; write it as YYYY-MM-DD") from None
+
+
+def _tags_opts(args: argparse.Namespace) -> tagspage.Options:
+    return tagspage.Options(markdown=args.markdown, on=args.on, write=args.write)
+
+
 def _build_opts(args: argparse.Namespace, *, smoke: bool = True) -> build.Options:
     from . import build
 
@@ -268,6 +295,28 @@ def _run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_tags(args: argparse.Namespace) -> int:
+    options = _tags_opts(args)
+    _, plan = _load_plan(args)
+    if options.on:
+        plan = dataclasses.replace(plan, on=options.on)
+    if options.write:
+        path = options.write
+        try:
+            document = path.read_text()
+        except OSError as error:
+            raise ConfigurationError(f"--write {path}: {error.strerror}; give the Markdown file "
+                                     "holding the tags page markers, e.g. docs/tags.md") from None
+        updated = tagspage.embed(document, tagspage.markdown(plan), where=str(path))
+        if updated != document:
+            path.write_text(updated)
+        log.info(f"{path}: tags page {'updated' if updated != document else 'already up to date'} "
+                 f"(support status on {plan.on})")
+        return 0
+    print(tagspage.markdown(plan) if options.markdown else tagspage.text(plan), end="" if options.markdown else "\n")
+    return 0
+
+
 def _run_build(args: argparse.Namespace) -> int:
     if args.push and args.no_smoke:
         raise ConfigurationError("--push publishes only smoke-tested images; drop --no-smoke")
@@ -291,7 +340,23 @@ def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: 
     docker = image.client()
     return publish.run(plan, build.maker_for(matrix, build_options, docker), options,
                        base_dir=matrix.path.parent, environ=os.environ, docker=docker,
-                       signing=matrix.signing)
+                       signing=matrix.signing, description=_tags_page(matrix, options))
+
+
+def _tags_page(matrix: Matrix, options: publish.Options) -> str:
+    """The supported-tags page of the whole matrix (whatever this run selected), for the
+    Docker Hub description; "" when no Docker Hub registry is published to, or when the
+    matrix cannot be resolved (a warning: the images are published all the same)."""
+    from . import publish
+
+    chosen = publish.select_registries(matrix.registries, options.registries)
+    if options.mode == "by-digest" or not any(r.type == "dockerhub" for r in chosen):
+        return ""
+    try:
+        return tagspage.markdown(make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources)))
+    except PipelineError as error:
+        log.warning(f"no tags page for the Docker Hub description: {error}")
+        return ""
 
 
 def _run_smoke(args: argparse.Namespace) -> int:

@@ -105,6 +105,7 @@ class Registry:
     password_env: str = ""
     ca_cert: str = ""
     host: str = ""   # overrides the registry host images go to (e.g. a stand-in for ECR)
+    hub_api: str = ""   # dockerhub: Docker Hub's API for the description (default hub.docker.com)
 
     @property
     def image(self) -> str:
@@ -396,6 +397,10 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
         if values["type"] == "ecr" and values["account"] and not re.fullmatch(r"\d{12}", values["account"]):
             raise reader.fail(f"{key}.account", f"{values['account']!r} is not a 12-digit AWS account id",
                               "quote it as a string of 12 digits")
+        if values["hub_api"] and (values["type"] != "dockerhub"
+                                  or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", values["hub_api"])):
+            raise reader.fail(f"{key}.hub_api", f"{values['hub_api']!r} for type {values['type']!r}",
+                              "give Docker Hub's API URL (https://hub.docker.com) on a 'dockerhub' entry only")
         result.append(Registry(**values))
     return tuple(result)
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import digests, log, registries, report
+from . import digests, hub, log, registries, report
 from .build import Built, Maker
 from .distribution import AuthError
 from .errors import ConfigurationError, PipelineError, PublishError
@@ -419,19 +419,22 @@ def select_registries(all_registries: Sequence[Registry], names: Sequence[str]) 
 
 
 def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
-        environ: Mapping[str, str], docker: DockerClient, signing: Signing = UNSIGNED) -> int:
+        environ: Mapping[str, str], docker: DockerClient, signing: Signing = UNSIGNED,
+        description: str = "") -> int:
     """`pipeline publish` (and `pipeline build --push`): the run, its summary, its verdict."""
     outcomes = execute(plan, maker, options, base_dir=base_dir, environ=environ, docker=docker,
-                       signing=signing)
+                       signing=signing, description=description)
     report.publications(outcomes)
     return check(outcomes)
 
 
 def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
             environ: Mapping[str, str], docker: DockerClient,
-            signing: Signing = UNSIGNED) -> list[Outcome]:
+            signing: Signing = UNSIGNED, description: str = "") -> list[Outcome]:
     """Connect, then publish every target in the chosen mode; the outcomes. Signing is
-    checked first (the key and its password, or the OIDC token) by the modes that sign."""
+    checked first (the key and its password, or the OIDC token) by the modes that sign.
+    description (the supported-tags page): then put into each Docker Hub repository
+    reached, by the modes that tag (hub.py; a failure there is only a warning)."""
     chosen = select_registries(plan.registries, options.registries)
     if not chosen:
         raise ConfigurationError(f"{base_dir / 'matrix.yaml'}: no registries to publish to; "
@@ -456,7 +459,20 @@ def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
             "merge": functools.partial(merge_target, directory=options.digests or Path("digests")),
         }
         handle = handlers[options.mode]
-        return publisher.run(plan, handle)
+        outcomes = publisher.run(plan, handle)
+        if description and options.mode in ("publish", "merge"):
+            describe_repositories(sessions, description, environ=environ, dry_run=options.dry_run)
+        return outcomes
+
+
+def describe_repositories(sessions: Sequence[Session], description: str, *,
+                          environ: Mapping[str, str], dry_run: bool) -> None:
+    """The supported-tags page as the description of each Docker Hub repository reached."""
+    hubs = [s.registry for s in sessions if s.registry.type == "dockerhub"]
+    if hubs:
+        with log.group("Docker Hub description"):
+            for registry in hubs:
+                hub.update_description(registry, description, environ=environ, dry_run=dry_run)
 
 
 def outdated(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,

@@ -236,7 +236,7 @@ def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], c
     if registry.type == "ecr":
         registry, username, password, immutable = _ecr(registry, environ, read_only=read_only)
     else:
-        username, password = _credentials(registry, environ, read_only=read_only)
+        username, password = credentials(registry, environ, read_only=read_only)
         immutable = False
     host, repository = api_location(registry)
     keep_secret(password)
@@ -248,7 +248,9 @@ def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], c
     return Session(registry, api, repository, cache, immutable=immutable, ca_cert=ca_cert)
 
 
-def _credentials(registry: Registry, environ: Mapping[str, str], *, read_only: bool) -> tuple[str, str]:
+def credentials(registry: Registry, environ: Mapping[str, str], *, read_only: bool) -> tuple[str, str]:
+    """(username, password) of a `dockerhub` or `oci` entry: its variables, else the Docker
+    config's login for its host, else anonymous ("", "")."""
     if registry.username_env or registry.password_env:
         missing = [n or "(unnamed)" for n in (registry.username_env, registry.password_env)
                    if not n or not environ.get(n)]

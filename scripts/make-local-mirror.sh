@@ -6,9 +6,11 @@
 # the pinned releases below, so every run and test resolves the same versions.
 #
 #   - Asterisk release tarballs (+ .sha256/.sha1/.md5) of the pinned releases, and the
-#     bundled pjproject tarball each one's build downloads. Taken from the stand-in
-#     sources $PIPELINE_SOURCES_DIR (default: ../shared/sources beside the repository,
-#     made from the upstream git tags: see its README) when that directory exists, else
+#     bundled pjproject tarball each one's build downloads. Each taken from the first
+#     stand-in sources directory that holds it, in $PIPELINE_SOURCES_DIR (a colon-separated
+#     list; default: ../shared/sources beside the repository, made from the upstream git
+#     tags: see its README, then $PIPELINE_CACHE_DIR/extra-sources, where make-from-git.sh
+#     output for releases newer than ../shared/sources goes), else
 #     downloaded from the real upstream URLs (downloads.asterisk.org, old-releases/ once a
 #     release moved there; raw.githubusercontent.com/asterisk/third-party) and verified
 #     against upstream's published .sha256 and the pjproject md5 inside the Asterisk tree.
@@ -49,6 +51,7 @@ releases=(
     asterisk/releases/asterisk-22.10.1.tar.gz
     asterisk/releases/asterisk-23.4.1.tar.gz
     certified-asterisk/releases/asterisk-certified-22.8-cert3.tar.gz
+    certified-asterisk/releases/asterisk-certified-20.7-cert11.tar.gz
 )
 # traud/asterisk-opus commit that Debian's Xopus component (asterisk-0.0.20211102) is:
 # its tree hashes to the same NAR hash as nixpkgs' fetchFromGitHub of this rev.
@@ -76,13 +79,26 @@ mirror=${MIRROR_DIR:-$CACHE_DIR/mirror}
 dl=$CACHE_DIR/downloads
 telephony=downloads.asterisk.org/pub/telephony
 third_party=raw.githubusercontent.com/asterisk/third-party/master/pjproject
-sources_dir=${PIPELINE_SOURCES_DIR:-$(cd "$here/../.." && pwd)/shared/sources}
 debian_mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if [ -d "$sources_dir/downloads.asterisk.org" ]; then
-    origin="stand-in sources $sources_dir"
-else
-    origin="upstream${UPSTREAM_MIRROR:+ via $UPSTREAM_MIRROR}"
-    sources_dir=""
+sources_dirs=()
+IFS=: read -r -a candidates <<<"${PIPELINE_SOURCES_DIR:-$(cd "$here/../.." && pwd)/shared/sources:$CACHE_DIR/extra-sources}"
+for dir in "${candidates[@]}"; do
+    if [ -d "$dir/downloads.asterisk.org" ]; then sources_dirs+=("$(cd "$dir" && pwd)"); fi
+done
+# sources_of REL: the first stand-in sources directory holding REL ("": from upstream).
+sources_of() {
+    local dir
+    for dir in "${sources_dirs[@]}"; do
+        if [ -f "$dir/$telephony/$1" ]; then echo "$dir"; return 0; fi
+    done
+}
+origin="upstream${UPSTREAM_MIRROR:+ via $UPSTREAM_MIRROR}"
+if [ ${#sources_dirs[@]} -gt 0 ]; then
+    from_upstream=()
+    for rel in "${releases[@]}"; do
+        if [ -z "$(sources_of "$rel")" ]; then from_upstream+=("$(basename "$rel")"); fi
+    done
+    origin="stand-in sources ${sources_dirs[*]}${from_upstream[*]:+; $origin: ${from_upstream[*]}}"
 fi
 added_files=""
 if [ ${#added[@]} -gt 0 ]; then
@@ -178,7 +194,7 @@ asterisk_tarball() {
             for x in sha256 sha1 md5; do fetch "$url.$x" "$tarball.$x" 2>/dev/null || rm -f "$tarball.$x"; done
             if [ ! -s "$tarball.sha256" ]; then fetch "${url%.tar.gz}.sha256" "$tarball.sha256" || true; fi
         done
-        [ -s "$tarball" ] || die "could not download $name from downloads.asterisk.org (releases/ nor old-releases/)"
+        [ -s "$tarball" ] || die "could not download $name from downloads.asterisk.org (releases/ nor old-releases/); offline, make it from its git tag with make-from-git.sh into a stand-in sources directory (\$PIPELINE_SOURCES_DIR)"
     fi
     [ -s "$tarball.sha256" ] || die "no published sha256 for $name"
     want=$(published_sha256 "$tarball.sha256" "$name"); got=$(sha256_of "$tarball")
@@ -255,11 +271,12 @@ serve_release() {
 # --- 1. Asterisk releases and their pjproject --------------------------------------------
 served_versions=()
 for rel in "${releases[@]}"; do
-    serve_release "$rel" "$sources_dir"
+    serve_release "$rel" "$(sources_of "$rel")"
 done
 for dir in "${added[@]}"; do
     while IFS= read -r path; do
         rel=${path#"$dir/$telephony/"}
+        if [[ " ${releases[*]} " == *" $rel "* ]]; then continue; fi   # pinned: served above
         serve_release "$rel" "$dir"
     done < <(find "$dir/$telephony" -name 'asterisk-*.tar.gz' | sort)
 done

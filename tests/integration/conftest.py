@@ -34,9 +34,9 @@ STAND_IN_KEY = _stand_in_key()
 # What the stand-in mirror serves (pinned in scripts/make-local-mirror.sh): each spec's
 # release, and the pjproject version bundled in that release's tree.
 PINNED = {"18.x": "18.26.4", "20.x": "20.20.1", "22.x": "22.10.1", "23.x": "23.4.1",
-          "22.8-cert": "22.8-cert3"}
+          "22.8-cert": "22.8-cert3", "20.7-cert": "20.7-cert11"}
 PJPROJECT = {"18.26.4": "2.15.1", "20.20.1": "2.17", "22.10.1": "2.17", "23.4.1": "2.17",
-             "22.8-cert3": "2.15.1"}
+             "22.8-cert3": "2.15.1", "20.7-cert11": "2.14"}
 
 
 # Fixtures that compile Asterisk: a test using one of them (directly or through another

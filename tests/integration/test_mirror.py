@@ -20,6 +20,7 @@ import requests
 from pipeline import openpgp
 from tests.conftest import ROOT
 from tests.integration.conftest import CACHE_DIR, PINNED
+from tests.integration.conftest import PJPROJECT as BUNDLED
 
 RECIPE = ROOT / "scripts" / "make-local-mirror.sh"
 TELEPHONY = "downloads.asterisk.org/pub/telephony"
@@ -52,7 +53,7 @@ def upstream(mirror, tmp_path_factory):
         sums = requests.get(f"{mirror}/{TELEPHONY}/{rel(version)}.sha256", timeout=30).text
         name = "asterisk-20.20.1.sha256" if version == renamed else Path(path).name + ".sha256"
         (root / TELEPHONY / path).with_name(name).write_text(sums)
-    for version in ("2.15.1", "2.17"):
+    for version in sorted(set(BUNDLED.values())):
         download(f"{mirror}/{PJPROJECT}/{version}/pjproject-{version}.tar.bz2",
                  root / PJPROJECT / version / f"pjproject-{version}.tar.bz2")
     with socket.socket() as probe:

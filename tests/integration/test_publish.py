@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import distribution, image, publish, registries, report
+from pipeline import distribution, image, publish, registries, report, tagspage
 from pipeline.build import Maker
 from pipeline.errors import SmokeError
 from pipeline.matrix import load
@@ -32,6 +32,7 @@ from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
 from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
+from tests.integration.hub_api import HubApiStandIn
 from tests.integration.registry import (
     CuttingProxy,
     HubStandIn,
@@ -153,7 +154,7 @@ def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: 
 
 def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=version_smoke,
                 dry_run=False, variants=(), cache=None, mode="publish", digests=None,
-                build_platform="", base_digest=lambda name: ""):
+                build_platform="", base_digest=lambda name: "", description=""):
     """publish.execute, as `pipeline publish` runs it, with the tiny image's Maker."""
     matrix = load(matrix_path, environ={})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs),
@@ -163,7 +164,7 @@ def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=vers
     outcomes = publish.execute(plan, make_maker(matrix, tiny, matrix_path.parent / "out", smoke,
                                                 base_digest), options,
                                base_dir=matrix_path.parent, environ={} if environ is None else environ,
-                               docker=docker, signing=matrix.signing)
+                               docker=docker, signing=matrix.signing, description=description)
     report.publications(outcomes)
     return outcomes
 
@@ -439,6 +440,40 @@ def test_an_up_to_date_run_sends_no_counted_docker_hub_request(docker, hub, plai
     print(f"\nno-op run of {len(plan.targets)} targets at the Docker Hub stand-in: "
           f"{dict(hub.counts)}")
     assert manifest_gets == 0 and heads == sum(len(t.tags) for t in plan.targets)
+
+
+def test_publish_puts_the_tags_page_into_the_docker_hub_description(docker, hub, tiny, tmp_path,
+                                                                     httpserver, capsys):
+    """After the images, the supported-tags page becomes the repository's description (Docker
+    Hub's API played by hub_api.HubApiStandIn), with the registry's own login; a rerun
+    leaves it alone; an API that fails is a warning and the images stay published."""
+    api = HubApiStandIn(httpserver, username=hub.username, password=hub.password,
+                        repository=f"{hub.username}/{REPO}")
+    matrix = write_matrix(tmp_path / "m", [{**hub_entry(hub), "hub_api": api.url}], ["22.10.1"],
+                          platforms=["linux/amd64"])
+    loaded = load(matrix, environ={})
+    page = tagspage.markdown(make_plan(loaded, ReleaseIndex(loaded.releases, loaded.sources)))
+
+    dry = run_publish(docker, matrix, tiny, environ=hub_creds(hub), variants=["plain"], dry_run=True,
+                      description=page)
+    assert statuses(dry) == {("22.10.1", "hub"): "would publish"} and api.patches == []
+    assert ": would update (" in capsys.readouterr().err
+
+    outcomes = run_publish(docker, matrix, tiny, environ=hub_creds(hub), variants=["plain"],
+                           description=page)
+    assert statuses(outcomes) == {("22.10.1", "hub"): "published"}
+    assert api.patches == [{"full_description": page}]
+    assert "| `22.10.1` `22.10` `22` `lts` `latest` |" in " ".join(api.full_description.split())
+
+    api.full_description = "edited by hand"
+    api.fail_patch = 500
+    again = run_publish(docker, matrix, tiny, environ=hub_creds(hub), variants=["plain"],
+                        description=page)
+    assert statuses(again) == {("22.10.1", "hub"): "up to date"}
+    assert publish.check(again) == 0                        # the run still succeeds
+    err = capsys.readouterr().err
+    assert "description of " in err and "not updated (the images are published)" in err
+    assert hub.password not in err and not any(token in err for token in api.tokens)
 
 
 # ----------------------------------------------------------------------------- the CI split

@@ -56,7 +56,7 @@ def documented_commands() -> list[tuple[str, list[str]]]:
 def test_the_docs_show_pipeline_commands():
     commands = documented_commands()
     assert len(commands) > 20
-    assert {argv[0] for _, argv in commands} >= {"plan", "build", "smoke", "publish", "export-wsl"}
+    assert {argv[0] for _, argv in commands} >= {"plan", "tags", "build", "smoke", "publish", "export-wsl"}
 
 
 @pytest.mark.parametrize("where, argv", documented_commands(), ids=lambda value: str(value)[:80])

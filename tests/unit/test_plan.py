@@ -28,10 +28,13 @@ def test_whole_matrix(matrix):
     plan = plan_for(matrix)
     assert [t.id for t in plan.targets] == [
         "18.26.4", "18.26.4-opus", "20.20.1", "20.20.1-opus",
-        "22.10.1", "22.10.1-opus", "23.4.1", "23.4.1-opus"]
+        "22.10.1", "22.10.1-opus", "23.4.1", "23.4.1-opus",
+        "22.8-cert3", "22.8-cert3-opus", "20.7-cert11", "20.7-cert11-opus"]
     by_id = {t.id: t for t in plan.targets}
     assert by_id["22.10.1-opus"].tags == ("22.10.1-opus", "22.10-opus", "22-opus", "lts-opus")
     assert by_id["23.4.1"].tags == ("23.4.1", "23.4", "23", "latest")
+    assert by_id["20.7-cert11"].tags == ("20.7-cert11", "20.7-cert", "20-cert")
+    assert by_id["22.8-cert3-opus"].tags == ("22.8-cert3-opus", "22.8-cert-opus", "22-cert-opus")
 
 
 def test_selection_uses_the_matching_series_settings(tmp_path):
@@ -107,7 +110,7 @@ def test_cli_plan_json(capsys, monkeypatch):
     monkeypatch.setenv("PIPELINE_RELEASES", FILES)
     assert main(["plan", "--json", "--matrix", str(ROOT / "matrix.yaml")]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert len(data["include"]) == 8
+    assert len(data["include"]) == 12   # 6 series (4 + 2 certified) x 2 variants
 
 
 def test_cli_bad_matrix_exits_2_with_one_line(tmp_path, capsys):

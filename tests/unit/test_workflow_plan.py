@@ -13,7 +13,7 @@ import yaml
 from pipeline import cli
 from pipeline.matrix import load as load_matrix
 from pipeline.snapshots import GitSpec
-from tests.conftest import RELEASES_FILE, ROOT
+from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -29,10 +29,10 @@ def triggers(flow: dict) -> dict:
 
 @pytest.fixture
 def plan_entries(monkeypatch, capsys) -> list[dict]:
-    monkeypatch.setenv("PIPELINE_RELEASES", f"file:{RELEASES_FILE}")
+    monkeypatch.setenv("PIPELINE_RELEASES", f"file:{RELEASES_FILE},{CERTIFIED_FILE}")
     assert cli.main(["plan", "--json", "--per-platform", "--matrix", str(ROOT / "matrix.yaml")]) == 0
     entries = json.loads(capsys.readouterr().out)["include"]
-    assert len(entries) == 16   # 4 series x 2 variants x 2 platforms
+    assert len(entries) == 24   # 6 series (4 + 2 certified) x 2 variants x 2 platforms
     return entries
 
 
@@ -152,7 +152,7 @@ def test_the_merge_job_command(plan_entries):
               for argv in commands({k: evaluate(v, context) for k, v in env.items()}, run)]
     args = parse(argv)
     assert args.command == "publish" and str(args.merge) == "digests"
-    assert args.specs == versions.split() == ["18.26.4", "20.20.1", "22.10.1", "23.4.1"]
+    assert args.specs == versions.split() == ["18.26.4", "20.20.1", "20.7-cert11", "22.10.1", "22.8-cert3", "23.4.1"]
     download = [step for step in merge["steps"] if "download-artifact" in step.get("uses", "")]
     assert download[0]["with"] == {"pattern": "digests-*", "path": "digests", "merge-multiple": True}
 
