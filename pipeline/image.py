@@ -160,6 +160,11 @@ def native_platform() -> str:
         machine, f"linux/{machine}")
 
 
+def emulated(platform: str | None) -> bool:
+    """Whether containers of this platform run under emulation (QEMU) on this machine."""
+    return bool(platform) and platform != native_platform()
+
+
 def client(config: str | Path | None = None) -> DockerClient:
     """The Docker client every command uses (python-on-whales, the `docker` CLI underneath)."""
     from python_on_whales import DockerClient

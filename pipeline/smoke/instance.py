@@ -26,6 +26,7 @@ from python_on_whales.exceptions import DockerException
 
 from .. import log
 from ..errors import SmokeError
+from ..image import emulated
 from .ports import Ports
 from .postgres import Database
 
@@ -39,6 +40,16 @@ HOST_ADDRESS = "127.0.0.1"                          # where sipp and the publish
 LABEL = "org.asterisk-pipeline.smoke"              # its value: the owner (see `owner`)
 OWNER_VARIABLE = "PIPELINE_SMOKE_OWNER"
 BOOT_TIMEOUT = 20.0
+# Under QEMU (an image of another platform), the soft limit of open files is kept at
+# FD_SETSIZE: with a higher one, Asterisk probes select() with its highest descriptor at
+# start (main/asterisk.c, "Check if select(2) will run with more file descriptors"), and
+# QEMU's user-mode select() copies the guest's sets into host fd_sets of FD_SETSIZE bits,
+# so its own fortified glibc aborts it ("bit out of range 0 - FD_SETSIZE on fd_set", then
+# "cpu_exec: assertion failed"). On the platform's own hardware that probe is harmless.
+EMULATED_NOFILE = "nofile=1024:1024"
+# How much longer Asterisk may take to boot under QEMU (measured: 131-135 s on 2 loaded
+# cores, against 1.5 s natively; docs/benchmarks.md).
+EMULATED_SLOWDOWN = 15
 MISSING = "pipeline-smoke: no such file"
 
 
@@ -169,6 +180,8 @@ class Instance:
             self.local_nets = bridge_local_nets(docker)
         options: dict = {"networks": ["host"]} if self.network == "host" else {
             "publish": self.published()}
+        if emulated(self.platform):
+            options["ulimit"] = [EMULATED_NOFILE]
         log.debug(f"docker run -d --name {self.name} {image} ({self.network}, "
                   f"SIP {self.ports.sip}, RTP {self.ports.rtp_start}-{self.ports.rtp_end})")
         try:
@@ -177,10 +190,13 @@ class Instance:
         except DockerException as error:
             raise CheckFailed(f"docker run failed: {_docker_error(error)}") from None
 
-    def wait_booted(self, timeout: float = BOOT_TIMEOUT) -> float:
+    def wait_booted(self, timeout: float | None = None) -> float:
         """Seconds until `core waitfullybooted` answers; CheckFailed if Asterisk exits or
-        does not boot in time, with the end of the container log."""
+        does not boot in time (BOOT_TIMEOUT, longer under emulation), with the end of the
+        container log."""
         assert self._docker
+        if timeout is None:
+            timeout = BOOT_TIMEOUT * (EMULATED_SLOWDOWN if emulated(self.platform) else 1)
         start = time.monotonic()
         while True:
             state = self._docker.container.inspect(self.name).state
