@@ -10,8 +10,10 @@ success's output.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import time
+import threading
+import uuid
 from collections.abc import Iterable, Sequence
 
 from python_on_whales import DockerClient
@@ -31,20 +33,26 @@ class Exited:
 
 def run(docker: DockerClient, image: str, command: Sequence[str] = (), *, seconds: float = 60,
         **options) -> Exited:
-    """`docker run IMAGE COMMAND` (options as for docker.run) until it exits, then removed.
+    """`docker run --rm IMAGE COMMAND` (options as for docker.run), attached to its end.
 
-    Started detached and watched, so that a container that does not stop (an entrypoint
-    that should have refused its settings, say) is removed and reported after `seconds`
-    instead of hanging the test and staying behind."""
-    container = docker.run(image, list(command), detach=True, **options)
+    A container still running after `seconds` (an entrypoint that should have refused its
+    settings, say) is removed, and reported with code None, instead of hanging the test."""
+    name = options.pop("name", None) or f"test-run-{uuid.uuid4().hex[:8]}"
+    stopped = threading.Event()
+
+    def stop() -> None:
+        stopped.set()
+        with contextlib.suppress(DockerException):   # it ended meanwhile
+            docker.container.remove(name, force=True, volumes=True)
+
+    timer = threading.Timer(seconds, stop)
+    stream = docker.run(image, list(command), name=name, remove=True, stream=True, **options)
+    timer.start()
     try:
-        deadline = time.monotonic() + seconds
-        while (state := docker.container.inspect(container).state).running and time.monotonic() < deadline:
-            time.sleep(0.1)
-        logs = collect(docker.container.logs(container, stream=True))
-        return Exited(None if state.running else state.exit_code, logs.stdout, logs.stderr)
+        done = collect(stream)
     finally:
-        docker.container.remove(container, force=True, volumes=True)
+        timer.cancel()
+    return dataclasses.replace(done, code=None) if stopped.is_set() else done
 
 
 def execute(docker: DockerClient, container: str, command: Sequence[str], **options) -> Exited:
@@ -61,4 +69,5 @@ def collect(stream: Iterable[tuple[str, bytes]]) -> Exited:
             streams[source] += chunk
     except DockerException as error:   # raised once the command has ended, if it failed
         code = error.return_code
-    return Exited(code, streams["stdout"].decode(errors="replace"), streams["stderr"].decode(errors="replace"))
+    stdout, stderr = (streams[name].decode(errors="replace") for name in ("stdout", "stderr"))
+    return Exited(code, stdout, stderr)
