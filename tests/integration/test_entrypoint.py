@@ -528,25 +528,13 @@ def test_tz_sets_the_time_of_asterisks_log(docker, images):
     assert localtime.strip() == "/usr/share/zoneinfo/Asia/Kathmandu"
 
 
-DEVICE_CONF = """[{name}](endpoint-defaults)
-auth = {name}
-aors = {name}
-
-[{name}](auth-defaults)
-username = {name}
-password = {password}
-
-[{name}](aor-defaults)
-"""
-
-
 @pytest.mark.parametrize("asked, granted", [("Expires: 3600", 600), ("X-Asks: nothing", 300)])
 def test_registrations_last_five_to_ten_minutes(docker, images, tmp_path, asked, granted):
     require("sipp")
     device, password = f"phone-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     overlay = tmp_path / "overlay" / "pjsip.d"
     overlay.mkdir(parents=True)
-    (overlay / "device.conf").write_text(DEVICE_CONF.format(name=device, password=password))
+    (overlay / "device.conf").write_text(calls.DEVICE_CONF.format(name=device, password=password))
     config = build_test_config(docker, images["plain"], tmp_path / "etc", password="",
                                overlay=overlay.parent)
     block = calls.PortBlock.allocate(callers=1, rtp_ports=4)
