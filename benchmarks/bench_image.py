@@ -11,14 +11,16 @@ The cold build prunes the build cache first (--no-cold keeps it: on a shared mac
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+from python_on_whales.exceptions import DockerException
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_series import unpacked as unpacked_size  # noqa: E402
 from benchmarks.report import write_section  # noqa: E402
 from pipeline import build, image  # noqa: E402
 from pipeline.matrix import load  # noqa: E402
@@ -32,36 +34,35 @@ def timed(function, *args, **kwargs) -> float:
     return time.monotonic() - start
 
 
-def boot_seconds(image: str, runs: int = 3) -> list[float]:
+def boot_seconds(docker, image: str, runs: int = 3) -> list[float]:
     """Wall time from `docker run` to `core waitfullybooted` answering, per run."""
     figures = []
     for _ in range(runs):
         name = f"bench-boot-{uuid.uuid4().hex[:8]}"
         start = time.monotonic()
-        subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "none", image],
-                       check=True, capture_output=True)
+        docker.run(image, detach=True, name=name, networks=["none"])
         try:
-            while subprocess.run(["docker", "exec", name, "asterisk", "-rx", "core waitfullybooted"],
-                                 capture_output=True).returncode != 0:
+            while not booted(docker, name):
                 if time.monotonic() - start > 30:
                     raise RuntimeError(f"{image} did not boot within 30 s")
                 time.sleep(0.05)
             figures.append(time.monotonic() - start)
         finally:
-            subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+            docker.container.remove(name, force=True, volumes=True)
     return figures
+
+
+def booted(docker, name: str) -> bool:
+    try:
+        docker.execute(name, ["asterisk", "-rx", "core waitfullybooted"])
+        return True
+    except DockerException:
+        return False
 
 
 def image_size(docker, image: str) -> int:
     """Compressed: what a registry stores and `docker pull` downloads."""
     return docker.image.inspect(image).size or 0
-
-
-def unpacked_size(image: str) -> int:
-    """Unpacked on disk: the image's whole file system, as `du` sees it in a container."""
-    out = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "du", image,
-                          "-sxb", "/"], capture_output=True, text=True, check=True).stdout
-    return int(out.split()[0])
 
 
 def main() -> None:
@@ -87,7 +88,7 @@ def main() -> None:
             raise SystemExit(f"{target.id}: {built.reason}")
 
     if not args.no_cold:
-        subprocess.run(["docker", "buildx", "prune", "-af"], check=True, capture_output=True)
+        docker.buildx.prune(all=True)
     cold = timed(build_one, plain)
     opus_after = timed(build_one, opus)
     rebuild = timed(build_one, plain)
@@ -95,7 +96,7 @@ def main() -> None:
     sizes = {t.id: image_size(docker, f"bench-asterisk:{t.id}") for t in (plain, opus)}
     base_unpacked = unpacked_size(plain.base_image)
     unpacked = {t.id: unpacked_size(f"bench-asterisk:{t.id}") for t in (plain, opus)}
-    boots = boot_seconds(f"bench-asterisk:{plain.id}")
+    boots = boot_seconds(docker, f"bench-asterisk:{plain.id}")
 
     mb = lambda n: f"{n / 1e6:.0f} MB"  # noqa: E731
     body = f"""

@@ -93,9 +93,9 @@ def mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
-def unpacked(image: str) -> int:
-    out = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "du", image,
-                          "-sxb", "/"], capture_output=True, text=True, check=True).stdout
+def unpacked(ref: str) -> int:
+    """Unpacked on disk: the image's whole file system, as `du` sees it in a container."""
+    out = image.client().run(ref, ["-sxb", "/"], entrypoint="du", networks=["none"], remove=True)
     return int(out.split()[0])
 
 

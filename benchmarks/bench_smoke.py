@@ -189,6 +189,7 @@ def channel_rows(output: str) -> list[tuple[parse.ChannelStats, int]]:
 
 def asterisk_pid(container: str) -> int:
     """The host pid of the container's Asterisk daemon (under tini, so not State.Pid)."""
+    # The CLI: python-on-whales' docker.container.top is not implemented.
     top = subprocess.run(["docker", "top", container, "-o", "pid,args"], capture_output=True,
                          text=True, check=True).stdout
     for line in top.splitlines()[1:]:
@@ -267,9 +268,9 @@ class Sampler(threading.Thread):
         opened = self._cpu_mark()
         if self.stop.wait(max(0.0, start + (begin + end) / 2 - time.monotonic())):
             return
-        self.docker_stats = subprocess.run(
-            ["docker", "stats", "--no-stream", "--format", "{{.CPUPerc}}", self.instance.name],
-            capture_output=True, text=True, check=False).stdout.strip()
+        with contextlib.suppress(DockerException):   # the container is gone: no figure
+            [stats] = image.client().container.stats(self.instance.name)
+            self.docker_stats = f"{stats.cpu_percentage:.2f}%"
         if self.stop.wait(max(0.0, start + end - time.monotonic())) or self.process.poll() is not None:
             return
         with contextlib.suppress(OSError):   # sipp or Asterisk exited just now: no figure

@@ -179,7 +179,12 @@ def drop(admin: Database, database: Database) -> None:
 
 def add_endpoint(database: Database, name: str, password: str, *, context: str) -> None:
     """An endpoint, its auth and its AOR: rows in ps_endpoints, ps_auths and ps_aors only."""
-    psql(database, f"""
+    psql(database, endpoint_sql(name, password, context=context))
+
+
+def endpoint_sql(name: str, password: str, *, context: str) -> str:
+    """add_endpoint's rows as SQL, for a server reached some other way (psql in a container)."""
+    return f"""
         INSERT INTO ps_aors (id, max_contacts, remove_existing) VALUES ('{name}', 1, 'yes');
         INSERT INTO ps_auths (id, auth_type, username, password)
             VALUES ('{name}', 'userpass', '{name}', '{password}');
@@ -187,4 +192,4 @@ def add_endpoint(database: Database, name: str, password: str, *, context: str) 
                                   rtp_symmetric, force_rport, rewrite_contact, dtmf_mode)
             VALUES ('{name}', '{name}', '{name}', '{context}', 'all', 'alaw,ulaw', 'no',
                     'yes', 'yes', 'yes', 'rfc4733');
-    """)
+    """

@@ -31,6 +31,19 @@ EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 DIGIT_MS = 100                    # a key press
 DIGIT_GAP_MS = 250                # between two key presses of one sequence
 
+# A phone as a file in pjsip.d (a configuration overlay): endpoint, auth and AOR made from
+# the image's templates. format(name=..., password=...).
+DEVICE_CONF = """[{name}](endpoint-defaults)
+auth = {name}
+aors = {name}
+
+[{name}](auth-defaults)
+username = {name}
+password = {password}
+
+[{name}](aor-defaults)
+"""
+
 
 def render(name: str, **values: object) -> str:
     """A scenario of tests/integration/scenarios with its ${placeholders} filled in."""

@@ -22,11 +22,9 @@ What the slow test proves, in order:
 from __future__ import annotations
 
 import ipaddress
-import json
 import random
 import re
 import secrets
-import subprocess
 import time
 from pathlib import Path
 
@@ -34,7 +32,7 @@ import pytest
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from pipeline.smoke import sipp
+from pipeline.smoke import postgres, sipp
 from tests.conftest import ROOT
 from tests.integration import calls
 from tests.integration.conftest import BASE_IMAGE, require
@@ -48,20 +46,20 @@ PROJECT_LABEL = "com.docker.compose.project"
 ECHO_MS = 3000
 
 
-def compose_cli(*args: str, env_file: Path = ENV_EXAMPLE, env: dict | None = None
-                ) -> subprocess.CompletedProcess:
+def compose_for(env_file: Path = ENV_EXAMPLE, project: str | None = None):
+    """`docker compose -f compose.yaml --env-file ENV_FILE [-p PROJECT]`, run in an
+    environment of PATH only: compose lets the shell's variables override the env file's,
+    and those of whoever runs the tests must not."""
     require("docker")
-    return subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "--env-file",
-                           str(env_file), *args], capture_output=True, text=True,
-                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", **(env or {})})
+    return DockerClient(client_call=["env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "docker"],
+                        compose_files=[COMPOSE_FILE], compose_env_files=[env_file],
+                        compose_project_name=project).compose
 
 
 # ---- the file itself (fast: `docker compose config`, no engine needed) ------------------------
 
 def test_example_settings_render():
-    done = compose_cli("config", "--format", "json")
-    assert done.returncode == 0, done.stderr
-    config = json.loads(done.stdout)
+    config = compose_for().config(return_json=True)
     services = config["services"]
     assert set(services) == {"schema", "postgres", "asterisk"}
     asterisk, postgres = services["asterisk"], services["postgres"]
@@ -181,8 +179,7 @@ def test_realtime_endpoint_registers_and_calls(docker, images, postgres_image, t
                             postgres_image=postgres_image,
                             secrets_path=secrets_dir(tmp_path / "secrets", asterisk_password=asterisk_password),
                             ports=ports, subnet=free_subnet(docker))
-    compose = DockerClient(compose_files=[COMPOSE_FILE], compose_env_files=[env_file],
-                           compose_project_name=project).compose
+    compose = compose_for(env_file, project)
     try:
         try:
             compose.up(detach=True, wait=True, wait_timeout=90, pull="never", quiet=True)
@@ -222,15 +219,7 @@ def test_realtime_endpoint_registers_and_calls(docker, images, postgres_image, t
 
 def add_endpoint(compose, name: str, password: str) -> None:
     """A phone as rows in the realtime tables, with psql in the postgres container."""
-    sql = f"""
-        INSERT INTO ps_aors (id, max_contacts, remove_existing) VALUES ('{name}', 1, 'yes');
-        INSERT INTO ps_auths (id, auth_type, username, password)
-            VALUES ('{name}', 'userpass', '{name}', '{password}');
-        INSERT INTO ps_endpoints (id, aors, auth, context, disallow, allow, direct_media,
-                                  rtp_symmetric, force_rport, rewrite_contact, dtmf_mode)
-            VALUES ('{name}', '{name}', '{name}', 'from-internal', 'all', 'alaw,ulaw', 'no',
-                    'yes', 'yes', 'yes', 'rfc4733');
-    """
+    sql = postgres.endpoint_sql(name, password, context="from-internal")
     psql = 'psql -v ON_ERROR_STOP=1 -U postgres -d "$POSTGRES_DB" -c "$0"'
     out = compose.execute("postgres", ["sh", "-c", psql, sql], tty=False)
     assert out is not None and out.count("INSERT 0 1") == 3, f"psql said: {out}"
@@ -288,10 +277,13 @@ def test_without_the_password_files_nothing_starts(docker, images, postgres_imag
                             secrets_path=tmp_path / "no-secrets",
                             ports=calls.PortBlock.allocate(callers=1, rtp_ports=4),
                             subnet=free_subnet(docker))
+    compose = compose_for(env_file, project)
     try:
-        done = compose_cli("-p", project, "up", "--no-start", "--pull", "never", env_file=env_file)
+        with pytest.raises(DockerException) as refused:
+            compose.up(start=False, pull="never", quiet=True)
     finally:
-        compose_cli("-p", project, "down", "-v", env_file=env_file)
-    assert done.returncode != 0
-    assert "bind source path does not exist" in done.stderr and "no-secrets/" in done.stderr, done.stderr
+        compose.down(volumes=True, quiet=True)
+    stderr = refused.value.stderr or ""
+    assert refused.value.return_code != 0
+    assert "bind source path does not exist" in stderr and "no-secrets/" in stderr, stderr
     assert not leftovers(docker, project)

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from tests.conftest import ROOT
+from tests.integration import containers
 from tests.integration.conftest import BASE_IMAGE
 
 USER_DATA = ROOT / "deploy" / "ec2" / "user-data.sh"
@@ -53,21 +54,21 @@ def run_user_data(docker, tmp_path, distribution, *, runs=1, docker_preinstalled
         (target / name).write_text(body)
         (target / name).chmod(0o755)
     (tmp_path / "os-release").write_text(OS_RELEASE[distribution])
-    script = "; ".join(["bash /user-data.sh"] * runs)
+    # Through `| cat`, which ends only when the script's own `tee` has written all: else the
+    # container can end (and take tee with it) before the last lines are out.
+    script = "set -o pipefail; " + "; ".join(["bash /user-data.sh | cat"] * runs)
     # The tree it leaves: path, owner ids and mode of each directory under /srv/asterisk.
     script += "; code=$?; find /srv/asterisk -printf '%p %U:%G %m\\n' > /calls/tree 2>/dev/null; exit $code"
     name = f"ec2-user-data-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(
-        ["docker", "run", "--rm", "--name", name, "--network", "none",
-         "-v", f"{USER_DATA}:/user-data.sh:ro", "-v", f"{stubs}:/stubs", "-v", f"{pending}:/pending:ro",
-         "-v", f"{calls}:/calls", "-v", f"{tmp_path / 'os-release'}:/etc/os-release:ro",
-         "-e", "PATH=/stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-         BASE_IMAGE, "bash", "-c", script],
-        capture_output=True, text=True, timeout=60)
+    result = containers.run(
+        docker, BASE_IMAGE, ["bash", "-c", script], name=name, networks=["none"],
+        volumes=[(USER_DATA, "/user-data.sh", "ro"), (stubs, "/stubs"), (pending, "/pending", "ro"),
+                 (calls, "/calls"), (tmp_path / "os-release", "/etc/os-release", "ro")],
+        envs={"PATH": "/stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
     log = calls / "log"
     recorded = [line.split("\x1f") for line in log.read_text().splitlines()] if log.exists() else []
     tree = (calls / "tree").read_text().split("\n") if (calls / "tree").exists() else []
-    return result.returncode, result.stdout + result.stderr, recorded, [t for t in tree if t]
+    return result.code, result.output, recorded, [t for t in tree if t]
 
 
 def docker_runs(calls):

@@ -15,14 +15,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.smoke.ports import port_is_free
-from tests.integration import calls
+from tests.integration import calls, containers
 from tests.integration.imds import Behaviour, Imds
 from tests.integration.test_image import wait_booted
 
@@ -62,11 +61,11 @@ def start(docker, image: str, tmp_path: Path, envs: dict[str, str]) -> Start:
         transport = ""
         if state.running:
             transport = docker.execute(name, ["asterisk", "-rx", "pjsip show transport transport-udp"])
-        log = subprocess.run(["docker", "logs", name], check=False, capture_output=True, text=True)
+        log = containers.collect(docker.container.logs(name, stream=True))
         generated = sorted(p.name for p in (run / "generated").glob("*")) if (run / "generated").exists() else []
-        return Start(None if state.running else state.exit_code, log.stdout + log.stderr, transport, generated)
+        return Start(None if state.running else state.exit_code, log.output, transport, generated)
     finally:
-        docker.container.remove(name, force=True)
+        docker.container.remove(name, force=True, volumes=True)
 
 
 def entrypoint_lines(log: str) -> str:

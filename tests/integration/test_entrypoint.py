@@ -20,7 +20,6 @@ import datetime
 import os
 import re
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pytest
 from pipeline.smoke import postgres, sipp
 from pipeline.smoke.instance import build_test_config
 from tests.conftest import ROOT
-from tests.integration import calls
+from tests.integration import calls, containers
 from tests.integration.conftest import require
 from tests.integration.test_image import cli, running, wait_booted
 
@@ -164,32 +163,26 @@ class Outcome:
     left: list[str]    # files the run left in /etc/asterisk and /run/asterisk
 
 
-def run_once(image: str, env: dict[str, str], work: Path, *, files=()) -> Outcome:
+def run_once(docker, image: str, env: dict[str, str], work: Path, *, files=()) -> Outcome:
     etc, run = work / "etc", work / "run"
     etc.mkdir(parents=True)
     run.mkdir()
-    args = ["docker", "run", "--rm", "--name", f"entrypoint-test-{uuid.uuid4().hex[:8]}",
-            "--network", "none", "-v", f"{etc}:/etc/asterisk", "-v", f"{run}:/run/asterisk"]
-    for source, target in files:
-        args += ["-v", f"{source}:{target}:ro"]
-    for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
-    try:
-        done = subprocess.run([*args, image], check=False, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired as error:   # it started: remove it, report what it said
-        subprocess.run(["docker", "rm", "-f", args[4]], check=False, capture_output=True)
-        output = (error.stdout or b"").decode(errors="replace") + (error.stderr or b"").decode(errors="replace")
-        return Outcome(-1, f"(still running after 30 s) {output[-1500:]}", [])
+    volumes = [(etc, "/etc/asterisk"), (run, "/run/asterisk"),
+               *((source, target, "ro") for source, target in files)]
+    done = containers.run(docker, image, seconds=30, name=f"entrypoint-test-{uuid.uuid4().hex[:8]}",
+                          networks=["none"], volumes=volumes, envs=env)
+    if done.code is None:   # it started: report what it said
+        return Outcome(-1, f"(still running after 30 s) {done.output[-1500:]}", [])
     left = [str(p.relative_to(work)) for p in sorted(etc.rglob("*")) + sorted(run.rglob("*"))]
-    return Outcome(done.returncode, done.stdout + done.stderr, left)
+    return Outcome(done.code, done.output, left)
 
 
 @pytest.fixture(scope="module")
-def bad_outcomes(images, tmp_path_factory) -> dict[str, Outcome]:
+def bad_outcomes(docker, images, tmp_path_factory) -> dict[str, Outcome]:
     """Every row at once, four containers at a time; each exits at once."""
     work = tmp_path_factory.mktemp("bad-values")
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {row.id: pool.submit(run_once, images["plain"],
+        futures = {row.id: pool.submit(run_once, docker, images["plain"],
                                        {**dict(row.context), row.variable: row.value},
                                        work / f"row-{index}")
                    for index, row in enumerate(ROWS)}
@@ -232,11 +225,11 @@ def test_the_table_covers_every_setting():
     assert not undocumented, f"{README} does not document {undocumented}"
 
 
-def test_both_password_forms_at_once_are_refused(images, tmp_path):
+def test_both_password_forms_at_once_are_refused(docker, images, tmp_path):
     secret = tmp_path / "password"
     secret.write_text("from-the-file\n")
-    outcome = run_once(images["plain"], {**REALTIME, "ASTERISK_DB_PASSWORD": "from-the-env",
-                                         "ASTERISK_DB_PASSWORD_FILE": "/run/secrets/db"},
+    outcome = run_once(docker, images["plain"], {**REALTIME, "ASTERISK_DB_PASSWORD": "from-the-env",
+                                                 "ASTERISK_DB_PASSWORD_FILE": "/run/secrets/db"},
                        tmp_path / "run", files=[(secret, "/run/secrets/db")])
     assert outcome.code == 2
     assert "ASTERISK_DB_PASSWORD_FILE is set too" in outcome.output
@@ -246,10 +239,10 @@ def test_both_password_forms_at_once_are_refused(images, tmp_path):
 
 @pytest.mark.parametrize("content, why", [("pass\nword\n", "line break inside"),
                                           ("  password\n", "leading spaces")])
-def test_a_bad_password_file_is_refused_without_showing_it(images, tmp_path, content, why):
+def test_a_bad_password_file_is_refused_without_showing_it(docker, images, tmp_path, content, why):
     secret = tmp_path / "password"
     secret.write_text(content)
-    outcome = run_once(images["plain"], {**REALTIME, "ASTERISK_DB_PASSWORD_FILE": "/run/secrets/db"},
+    outcome = run_once(docker, images["plain"], {**REALTIME, "ASTERISK_DB_PASSWORD_FILE": "/run/secrets/db"},
                        tmp_path / "run", files=[(secret, "/run/secrets/db")])
     assert outcome.code == 2, outcome.output
     assert outcome.output.startswith("entrypoint: error: ASTERISK_DB_PASSWORD_FILE is not valid"), outcome.output
@@ -257,15 +250,15 @@ def test_a_bad_password_file_is_refused_without_showing_it(images, tmp_path, con
     assert outcome.left == []
 
 
-def test_a_missing_password_file_is_named(images, tmp_path):
-    outcome = run_once(images["plain"], {**REALTIME, "ASTERISK_DB_PASSWORD_FILE": "/run/secrets/nothing"},
-                       tmp_path / "run")
+def test_a_missing_password_file_is_named(docker, images, tmp_path):
+    outcome = run_once(docker, images["plain"],
+                       {**REALTIME, "ASTERISK_DB_PASSWORD_FILE": "/run/secrets/nothing"}, tmp_path / "run")
     assert outcome.code == 2
     assert "ASTERISK_DB_PASSWORD_FILE='/run/secrets/nothing' is not valid: a file readable" in outcome.output
 
 
-def test_an_unknown_setting_is_named_in_a_warning(images, tmp_path):
-    outcome = run_once(images["plain"], {"ASTERISK_SIP_PORTS": "5080", "ASTERISK_UID": "0"},
+def test_an_unknown_setting_is_named_in_a_warning(docker, images, tmp_path):
+    outcome = run_once(docker, images["plain"], {"ASTERISK_SIP_PORTS": "5080", "ASTERISK_UID": "0"},
                        tmp_path / "run")
     assert "warning: ASTERISK_SIP_PORTS is not a setting of this image" in outcome.output
     assert outcome.code == 2   # the run still stops at the bad ASTERISK_UID
@@ -411,7 +404,7 @@ def test_without_setpcap_the_bounding_set_stays_and_the_log_says_so(docker, imag
         status = process_status(docker, name)
         log = docker.container.logs(name)
     finally:
-        docker.container.remove(container, force=True)
+        docker.container.remove(container, force=True, volumes=True)
     assert "no CAP_SETPCAP: the capability bounding set stays" in log
     assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
     assert status["NoNewPrivs"].strip() == "1"
@@ -521,8 +514,7 @@ def test_tz_sets_the_time_of_asterisks_log(docker, images):
     Docker's (UTC) ones, line by line."""
     with running(docker, images["plain"], envs={"TZ": "Asia/Kathmandu"}) as name:
         cli(docker, name, "core show uptime")
-        logs = subprocess.run(["docker", "logs", "-t", name], check=False, capture_output=True,
-                              text=True).stdout
+        logs = containers.collect(docker.container.logs(name, timestamps=True, stream=True)).stdout
         localtime = docker.execute(name, ["readlink", "-f", "/etc/localtime"])
     offsets = []
     for line in logs.splitlines():
@@ -536,25 +528,13 @@ def test_tz_sets_the_time_of_asterisks_log(docker, images):
     assert localtime.strip() == "/usr/share/zoneinfo/Asia/Kathmandu"
 
 
-DEVICE_CONF = """[{name}](endpoint-defaults)
-auth = {name}
-aors = {name}
-
-[{name}](auth-defaults)
-username = {name}
-password = {password}
-
-[{name}](aor-defaults)
-"""
-
-
 @pytest.mark.parametrize("asked, granted", [("Expires: 3600", 600), ("X-Asks: nothing", 300)])
 def test_registrations_last_five_to_ten_minutes(docker, images, tmp_path, asked, granted):
     require("sipp")
     device, password = f"phone-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     overlay = tmp_path / "overlay" / "pjsip.d"
     overlay.mkdir(parents=True)
-    (overlay / "device.conf").write_text(DEVICE_CONF.format(name=device, password=password))
+    (overlay / "device.conf").write_text(calls.DEVICE_CONF.format(name=device, password=password))
     config = build_test_config(docker, images["plain"], tmp_path / "etc", password="",
                                overlay=overlay.parent)
     block = calls.PortBlock.allocate(callers=1, rtp_ports=4)
@@ -570,7 +550,7 @@ def test_registrations_last_five_to_ten_minutes(docker, images, tmp_path, asked,
                         check=False, target=f"{sipp.LOCAL_IP}:{ports.sip}", ports=block.caller(0),
                         caller=device, user=device, password=password)
     finally:
-        docker.container.remove(container, force=True)
+        docker.container.remove(container, force=True, volumes=True)
     calls.require_ok(call, f"REGISTER of {device} ({asked})")
     ok = call.messages[call.messages.rindex("SIP/2.0 200 OK"):]
     contact = re.search(r"^Contact:.*;expires=(\d+)", ok, re.MULTILINE | re.IGNORECASE)
@@ -592,12 +572,11 @@ def test_started_as_the_asterisk_user_it_changes_nothing_and_runs(docker, images
     assert zone.strip() == f"/usr/share/zoneinfo/{envs.get('TZ', 'UTC')}"
 
 
-def test_started_as_a_user_outside_the_group_it_says_what_to_do(images, tmp_path):
-    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "4321:4321",
-                           "--tmpfs", "/run/asterisk:mode=1777", "--tmpfs", "/var/lib/asterisk:mode=1777",
-                           "--tmpfs", "/var/spool/asterisk:mode=1777", "--tmpfs", "/var/log/asterisk:mode=1777",
-                           images["plain"]], check=False, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
+def test_started_as_a_user_outside_the_group_it_says_what_to_do(docker, images, tmp_path):
+    writable = ("/run/asterisk", "/var/lib/asterisk", "/var/spool/asterisk", "/var/log/asterisk")
+    done = containers.run(docker, images["plain"], networks=["none"], user="4321:4321",
+                          tmpfs=[f"{path}:mode=1777" for path in writable])
+    assert done.code == 1, done.output
     assert ("entrypoint: error: /etc/asterisk/asterisk.conf is not readable by uid 4321 (groups 4321): "
             "the configuration is root's and the group asterisk's (gid 1000); run with that group") in done.stderr
 

@@ -104,16 +104,6 @@ def matched(output: str) -> int:
 # ---- the containers ------------------------------------------------------------------------
 
 DEVICE = f"phone-{secrets.token_hex(3)}"
-DEVICE_CONF = """[{name}](endpoint-defaults)
-auth = {name}
-aors = {name}
-
-[{name}](auth-defaults)
-username = {name}
-password = {password}
-
-[{name}](aor-defaults)
-"""
 
 
 class Pbx:
@@ -125,7 +115,7 @@ class Pbx:
         overlay = work / "overlay"
         (overlay / "pjsip.d").mkdir(parents=True)
         (overlay / "pjsip.d" / "device.conf").write_text(
-            DEVICE_CONF.format(name=DEVICE, password=self.password))
+            calls.DEVICE_CONF.format(name=DEVICE, password=self.password))
         if ami_port:
             # The image's manager.conf, switched on, on a free port: its bindaddr stays.
             manager = image_file(docker, image, "/etc/asterisk/manager.conf")

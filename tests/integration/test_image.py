@@ -3,13 +3,14 @@ carries and how it behaves at run time. Every check runs the real image."""
 
 import contextlib
 import hashlib
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 from python_on_whales.exceptions import DockerException
+
+from tests.integration import containers
 
 REQUIRED_MODULES = [
     "chan_pjsip", "res_pjsip", "res_pjsip_session", "res_pjsip_registrar", "res_rtp_asterisk",
@@ -144,10 +145,9 @@ def test_environment_settings_land_in_the_running_configuration(docker, images):
 
 
 def test_bad_environment_is_a_clear_error(docker, images):
-    run = subprocess.run(["docker", "run", "--rm", "--network", "none", "-e", "ASTERISK_RTP_START=30000",
-                          "-e", "ASTERISK_RTP_END=20000", images["plain"]],
-                         check=False, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2
+    run = containers.run(docker, images["plain"], networks=["none"],
+                         envs={"ASTERISK_RTP_START": "30000", "ASTERISK_RTP_END": "20000"})
+    assert run.code == 2, run.output
     assert "ASTERISK_RTP_START='30000' is not valid: must be below ASTERISK_RTP_END (20000)" in run.stderr
 
 

@@ -223,28 +223,25 @@ def auths(docs) -> str:
                    for device in re.findall(r"^\[([^\]]+)\]\(endpoint-defaults\)", endpoints, re.MULTILINE))
 
 
-def docker_run_args(docs, files_dir: Path) -> list[str]:
-    """`docker run` options that do what the kubelet does with this pod spec."""
+def docker_run_options(docs, files_dir: Path) -> dict:
+    """docker.run options that do what the kubelet does with this pod spec."""
     spec, main = pod(docs), container(docs)
     security, own = spec["securityContext"], main["securityContext"]
     fs_group = security["fsGroup"]
-    args = ["--user", f"{security['runAsUser']}:{security['runAsGroup']}", "--group-add", str(fs_group),
-            "--security-opt", "no-new-privileges"]
-    args += [f"--cap-drop={cap}" for cap in own["capabilities"]["drop"]]
-    if own.get("readOnlyRootFilesystem"):
-        args.append("--read-only")
-    for key, value in env(docs).items():
-        args += ["-e", f"{key}={value}"]
-    volumes = {v["name"]: v for v in spec["volumes"]}
+    volumes, tmpfs = [], []
+    declared = {v["name"]: v for v in spec["volumes"]}
     for mount in main["volumeMounts"]:
-        volume = volumes[mount["name"]]
+        volume = declared[mount["name"]]
         if "projected" in volume:
-            args += ["-v", f"{files_dir}:{mount['mountPath']}:ro"]
+            volumes.append((files_dir, mount["mountPath"], "ro"))
         elif "configMap" in volume:    # one key, mounted with subPath
-            args += ["-v", f"{files_dir / 'subpath' / mount['subPath']}:{mount['mountPath']}:ro"]
+            volumes.append((files_dir / "subpath" / mount["subPath"], mount["mountPath"], "ro"))
         else:   # emptyDir, or a new (empty) persistent volume: group fsGroup, group-writable
-            args += ["--tmpfs", f"{mount['mountPath']}:gid={fs_group},mode=2777"]
-    return args
+            tmpfs.append(f"{mount['mountPath']}:gid={fs_group},mode=2777")
+    return {"user": f"{security['runAsUser']}:{security['runAsGroup']}", "groups_add": [str(fs_group)],
+            "security_options": ["no-new-privileges"], "cap_drop": own["capabilities"]["drop"],
+            "read_only": bool(own.get("readOnlyRootFilesystem")), "envs": env(docs),
+            "volumes": volumes, "tmpfs": tmpfs}
 
 
 def project_files(docs, directory: Path, group: int) -> None:
@@ -272,17 +269,16 @@ def running_pod(docker, image, docs, tmp_path):
     files.mkdir()
     project_files(docs, files, pod(docs)["securityContext"]["fsGroup"])
     name = f"k8s-pod-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(["docker", "run", "-d", "--name", name, "--network", "none",
-                             *docker_run_args(docs, files), image],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    docker.run(image, detach=True, name=name, networks=["none"], **docker_run_options(docs, files))
     try:
         yield name
     finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        docker.container.remove(name, force=True, volumes=True)
 
 
 def probe(name, spec) -> subprocess.CompletedProcess:
+    # The CLI, not docker.execute: the kubelet fails a probe that takes longer than
+    # timeoutSeconds, and python-on-whales' execute has no time limit.
     return subprocess.run(["docker", "exec", name, *spec["exec"]["command"]],
                           capture_output=True, text=True, timeout=spec["timeoutSeconds"])
 
@@ -294,24 +290,20 @@ def test_the_pod_spec_runs_the_real_image_and_its_probes_pass(docker, images, re
         startup = spec["startupProbe"]
         deadline = time.monotonic() + startup["periodSeconds"] * startup["failureThreshold"]
         while (result := probe(name, startup)).returncode != 0:
-            logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
-            running = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name],
-                                     capture_output=True, text=True).stdout.strip()
-            assert running == "true" and time.monotonic() < deadline, (
+            logs = docker.container.logs(name)
+            running = docker.container.inspect(name).state.running
+            assert running and time.monotonic() < deadline, (
                 f"startup probe never passed ({result.stdout}{result.stderr}); "
-                f"container running: {running}; log:\n{logs.stdout}{logs.stderr}")
+                f"container running: {running}; log:\n{logs}")
             time.sleep(startup["periodSeconds"] / 4)
         for kind in ("readinessProbe", "livenessProbe"):
             result = probe(name, spec[kind])
             assert result.returncode == 0, (kind, result.stdout)
-        endpoints = subprocess.run(["docker", "exec", name, "asterisk", "-rx", "pjsip show endpoints"],
-                                   capture_output=True, text=True).stdout
-        rtp = subprocess.run(["docker", "exec", name, "asterisk", "-rx", "rtp show settings"],
-                             capture_output=True, text=True).stdout
-        user = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True, text=True).stdout
+        endpoints = docker.execute(name, ["asterisk", "-rx", "pjsip show endpoints"])
+        rtp = docker.execute(name, ["asterisk", "-rx", "rtp show settings"])
+        user = docker.execute(name, ["id", "-u"])
         # Runs extensions.lua, which reads the mounted devices.lua: an error fails the reload.
-        reload = subprocess.run(["docker", "exec", name, "asterisk", "-rx", "module reload pbx_lua"],
-                                capture_output=True, text=True).stdout
+        reload = docker.execute(name, ["asterisk", "-rx", "module reload pbx_lua"])
     assert "reloaded successfully" in reload, reload
     devices = re.findall(r"^\[([^\]]+)\]\(endpoint-defaults\)",
                          one(docs, "ConfigMap", "asterisk-pjsip")["data"]["endpoints.conf"], re.MULTILINE)

@@ -13,12 +13,12 @@ packages each host gets, from which suite, and what it refuses."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.integration import containers
 from tests.integration.conftest import BASE_IMAGE
 
 OS_RELEASE = {
@@ -88,7 +88,8 @@ esac
 }
 
 
-def run_setup(tmp_path, host: str, *args: str, script: str = "scripts/bootstrap-host.sh", runs: int = 1):
+def run_setup(docker, tmp_path, host: str, *args: str, script: str = "scripts/bootstrap-host.sh",
+              runs: int = 1):
     """Runs the script `runs` times in a container posing as `host`; returns (exit code,
     output, calls, the apt source file it wrote). A call ["rerun"] separates the runs."""
     stubs, pending, state = tmp_path / "stubs", tmp_path / "pending", tmp_path / "state"
@@ -102,18 +103,17 @@ def run_setup(tmp_path, host: str, *args: str, script: str = "scripts/bootstrap-
     once = f"bash /repo/{script} {' '.join(args)}"
     command = (" && echo rerun >> /state/calls && ".join([once] * runs) + "; code=$?; "
                "cat /etc/apt/sources.list.d/asterisk-pipeline.sources > /state/sources 2>/dev/null; exit $code")
-    result = subprocess.run(
-        ["docker", "run", "--rm", "--name", f"setup-test-{uuid.uuid4().hex[:8]}", "--network", "none",
-         "-v", f"{ROOT}:/repo:ro", "-v", f"{stubs}:/stubs", "-v", f"{pending}:/pending:ro",
-         "-v", f"{state}:/state", "-v", f"{tmp_path / 'os-release'}:/etc/os-release:ro",
-         "-e", "PATH=/stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-         "-e", "BINFMT_DIR=/state/binfmt", "-e", "PIPELINE_CACHE_DIR=/state/cache",
-         BASE_IMAGE, "bash", "-c", command],
-        capture_output=True, text=True, timeout=120, check=False)
+    result = containers.run(
+        docker, BASE_IMAGE, ["bash", "-c", command], seconds=120,
+        name=f"setup-test-{uuid.uuid4().hex[:8]}", networks=["none"],
+        volumes=[(ROOT, "/repo", "ro"), (stubs, "/stubs"), (pending, "/pending", "ro"), (state, "/state"),
+                 (tmp_path / "os-release", "/etc/os-release", "ro")],
+        envs={"PATH": "/stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+              "BINFMT_DIR": "/state/binfmt", "PIPELINE_CACHE_DIR": "/state/cache"})
     log = state / "calls"
     calls = [line.split("\x1f") for line in log.read_text().splitlines()] if log.exists() else []
     sources = (state / "sources").read_text() if (state / "sources").exists() else ""
-    return result.returncode, result.stdout + result.stderr, calls, sources
+    return result.code, result.output, calls, sources
 
 
 def installs(calls) -> list[list[str]]:
@@ -128,7 +128,7 @@ def installs(calls) -> list[list[str]]:
                                         ("debian-13", "Debian GNU/Linux 13 (trixie)"),
                                         ("debian-12", "Debian GNU/Linux 12 (bookworm)")])
 def test_each_supported_host_gets_its_packages(docker, tmp_path, host, name):
-    code, output, calls, sources = run_setup(tmp_path, host)
+    code, output, calls, sources = run_setup(docker, tmp_path, host)
     assert code == 0, output
     assert f"[bootstrap] host: {name} ({host})" in output
     assert installs(calls) == INSTALLS[host]
@@ -141,7 +141,7 @@ def test_each_supported_host_gets_its_packages(docker, tmp_path, host, name):
 
 
 def test_a_rerun_installs_nothing(docker, tmp_path):
-    code, output, calls, _ = run_setup(tmp_path, "ubuntu-24.04", runs=2)
+    code, output, calls, _ = run_setup(docker, tmp_path, "ubuntu-24.04", runs=2)
     assert code == 0, output
     marker = calls.index(["rerun"])
     assert len(installs(calls[:marker])) == 6 and installs(calls[marker:]) == []
@@ -154,7 +154,7 @@ def test_a_rerun_installs_nothing(docker, tmp_path):
     ("fedora-41", "unsupported host: Fedora Linux 41 (ID=fedora VERSION_ID=41 in /etc/os-release)"),
 ])
 def test_an_unsupported_host_stops_before_installing_anything(docker, tmp_path, host, says):
-    code, output, calls, _ = run_setup(tmp_path, host, script="scripts/setup.sh")
+    code, output, calls, _ = run_setup(docker, tmp_path, host, script="scripts/setup.sh")
     assert code == 1
     [line] = output.strip().splitlines()
     assert line.startswith(f"[bootstrap] ERROR: {says}; supported: Debian 12 (bookworm), "
@@ -163,7 +163,7 @@ def test_an_unsupported_host_stops_before_installing_anything(docker, tmp_path, 
 
 
 def test_stand_ins_are_refused_on_ubuntu(docker, tmp_path):
-    code, output, calls, _ = run_setup(tmp_path, "ubuntu-24.04", "--stand-ins")
+    code, output, calls, _ = run_setup(docker, tmp_path, "ubuntu-24.04", "--stand-ins")
     assert code == 1
     assert "--stand-ins is not supported on Ubuntu 24.04.3 LTS" in output
     assert calls == []
@@ -171,7 +171,7 @@ def test_stand_ins_are_refused_on_ubuntu(docker, tmp_path):
 
 @pytest.mark.parametrize("host", ["ubuntu-24.04", "debian-12"])
 def test_help_prints_the_usage_and_installs_nothing(docker, tmp_path, host):
-    code, output, calls, _ = run_setup(tmp_path, host, "--help", script="scripts/setup.sh")
+    code, output, calls, _ = run_setup(docker, tmp_path, host, "--help", script="scripts/setup.sh")
     assert code == 0, output
     assert "Usage: scripts/setup.sh [--stand-ins]" in output
     assert "Usage: scripts/bootstrap-host.sh [--stand-ins]" in output

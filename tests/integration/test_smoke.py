@@ -73,21 +73,13 @@ def own_runs(tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def smoke_containers() -> set[str]:
-    """Names of this module's smoke containers (one atomic `docker ps`)."""
-    out = subprocess.run(["docker", "ps", "-a", "--filter",
-                          f"label={LABEL}={os.environ[OWNER_VARIABLE]}", "--format", "{{.Names}}"],
-                         capture_output=True, text=True, check=True).stdout
-    return set(out.split())
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_behind(docker, own_runs):
     yield
-    leftovers = smoke_containers()
-    for name in leftovers:
-        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
-    assert not leftovers, f"containers left behind: {sorted(leftovers)}"
+    leftovers = docker.container.list(all=True, filters=[("label", f"{LABEL}={os.environ[OWNER_VARIABLE]}")])
+    names = sorted(c.name for c in leftovers)
+    docker.container.remove(leftovers, force=True, volumes=True)
+    assert not leftovers, f"containers left behind: {names}"
     sipps = smoke_sipps(own_runs)
     assert not sipps, f"sipp processes left behind: {sipps}"
     servers = list(own_runs.glob("pipeline-smoke-pg-*"))

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.smoke.instance import build_test_config
-from tests.integration import calls
+from tests.integration import calls, containers
 from tests.integration.test_image import wait_booted
 
 HOST_NAME = "sip-peer.test"     # what the certificates are for; resolved to 127.0.0.1
@@ -97,7 +97,7 @@ def container(docker, image: str, *, envs=None, volumes=(), name_prefix="tls-tes
         wait_booted(docker, name)
         yield name
     finally:
-        docker.container.remove(name, force=True)
+        docker.container.remove(name, force=True, volumes=True)
 
 
 def test_the_image_has_a_ca_trust_store(docker, images):
@@ -110,24 +110,23 @@ def test_the_image_has_a_ca_trust_store(docker, images):
 def test_curl_in_the_image_verifies_with_the_private_ca(docker, images, pki, with_ca):
     volumes = [(str(pki / "test-ca.crt"), f"{CA_DIR}/test-ca.crt", "ro")] if with_ca else []
     with https_server(pki) as port, container(docker, images["plain"], volumes=volumes) as name:
-        done = subprocess.run(["docker", "exec", name, "curl", "-sS", f"https://{HOST_NAME}:{port}/"],
-                              check=False, capture_output=True, text=True, timeout=30)
+        done = containers.execute(docker, name,
+                                  ["curl", "-sS", "--max-time", "30", f"https://{HOST_NAME}:{port}/"])
         log = docker.container.logs(name)
     if with_ca:
-        assert done.returncode == 0 and done.stdout == "verified\n", done.stderr
+        assert done.code == 0 and done.stdout == "verified\n", done.stderr
         assert f"1 private CA certificate(s) from {CA_DIR} added to /run/asterisk/ca-certificates.crt" in log
     else:
-        assert done.returncode == 60, (done.returncode, done.stderr)   # peer certificate not verified
+        assert done.code == 60, (done.code, done.stderr)   # peer certificate not verified
         assert "certificate" in done.stderr
 
 
 def test_a_file_that_is_not_a_certificate_stops_the_container(docker, images, tmp_path):
     bad = tmp_path / "broken.crt"
     bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
-    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "-v",
-                           f"{bad}:{CA_DIR}/broken.crt:ro", images["plain"]],
-                          check=False, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1, done.stderr
+    done = containers.run(docker, images["plain"], networks=["none"],
+                          volumes=[(bad, f"{CA_DIR}/broken.crt", "ro")])
+    assert done.code == 1, done.output
     assert done.stderr.strip().startswith(f"entrypoint: error: {CA_DIR}/broken.crt (a private CA) "
                                           "is not a PEM certificate"), done.stderr
 
