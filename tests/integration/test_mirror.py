@@ -53,7 +53,7 @@ def upstream(mirror, tmp_path_factory):
         sums = requests.get(f"{mirror}/{TELEPHONY}/{rel(version)}.sha256", timeout=30).text
         name = "asterisk-20.20.1.sha256" if version == renamed else Path(path).name + ".sha256"
         (root / TELEPHONY / path).with_name(name).write_text(sums)
-    for version in sorted(set(BUNDLED.values())):
+    for version in sorted({BUNDLED[release] for release in PINNED.values()}):
         download(f"{mirror}/{PJPROJECT}/{version}/pjproject-{version}.tar.bz2",
                  root / PJPROJECT / version / f"pjproject-{version}.tar.bz2")
     with socket.socket() as probe:

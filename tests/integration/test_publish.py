@@ -30,8 +30,8 @@ from pipeline.errors import SmokeError
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
-from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
-from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
+from tests.conftest import CERTIFIED_FILE, RELEASES_FILE
+from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE, require
 from tests.integration.hub_api import HubApiStandIn
 from tests.integration.registry import (
     CuttingProxy,
@@ -409,7 +409,7 @@ def test_an_up_to_date_run_sends_no_counted_docker_hub_request(docker, hub, plai
     Docker Hub entry played by the stand-in: once published, a rerun with the manifest
     cache (CI keeps it between runs) sends HEAD requests only, which Docker Hub does not
     count against its pull limit; nothing is built (issue 11.3)."""
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_RELEASES": "file:" + ",".join(
+    matrix = load(REPO_MATRIX, environ={"PIPELINE_RELEASES": "file:" + ",".join(
         str(path) for path in (RELEASES_FILE, CERTIFIED_FILE))})
     local = write_matrix(tmp_path / "m", [hub_entry(hub), oci_entry(plain_registry, name="ecr")],
                          ["22.10.1"])

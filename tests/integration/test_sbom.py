@@ -27,8 +27,7 @@ from pipeline.matrix import Sources
 from pipeline.plan import Target
 from pipeline.releases import Release
 from pipeline.versions import Version
-from tests.conftest import ROOT
-from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE
+from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE
 from tests.integration.test_publish import version_smoke
 from tests.integration.tiny_image import tiny_prepare, tiny_sources
 
@@ -128,7 +127,7 @@ def test_the_real_image_lists_every_source_with_its_checksum(docker, images, mir
     assert found["pjproject"]["version"] == version
     assert found["pjproject"]["hashes"] == [{"alg": "MD5", "content": md5}]
     # the sounds: the checksums published beside them
-    matrix = yaml.safe_load((ROOT / "matrix.yaml").read_text())["sources"]
+    matrix = yaml.safe_load((REPO_MATRIX).read_text())["sources"]
     for name in (matrix["core_sounds"], matrix["moh"]):
         package, _, sound_version = name.rpartition("-")
         component = found[package]

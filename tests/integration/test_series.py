@@ -23,12 +23,11 @@ from pipeline import sources
 from pipeline.matrix import load
 from pipeline.releases import ReleaseIndex
 from pipeline.versions import Version
-from tests.conftest import ROOT
-from tests.integration.conftest import PINNED, PJPROJECT, cli_build
+from tests.integration.conftest import PINNED, PJPROJECT, REPO_MATRIX, cli_build
 
 pytestmark = pytest.mark.slow
 
-MATRIX = load(ROOT / "matrix.yaml", environ={})
+MATRIX = load(REPO_MATRIX, environ={})
 SPECS = [series.spec.text for series in MATRIX.series]
 SMOKE_CASES = {"audio-host", "audio-published", "lua-host", "opus-host", "dtmf-host",
                "realtime-host", "closed-host", "closed-default-config"}
@@ -44,7 +43,7 @@ def built(request, docker, mirror, tmp_path_factory):
     else:
         outcome = cli_build(spec, version, mirror, tmp_path_factory.mktemp(f"build-{spec}"))
         request.addfinalizer(lambda: docker.image.remove([outcome["plain"], outcome["opus"]], force=True))
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror})
+    matrix = load(REPO_MATRIX, environ={"PIPELINE_MIRROR": mirror})
     release = ReleaseIndex(matrix.releases, matrix.sources).get(Version.parse(version))
     tarball = tmp_path_factory.mktemp(f"tarball-{spec}") / "asterisk.tar.gz"
     tarball.write_bytes(requests.get(release.tarball_url, timeout=60).content)

@@ -25,8 +25,7 @@ from pipeline.errors import SourceError
 from pipeline.matrix import ASTERISK_RELEASE_KEY, load
 from pipeline.releases import ReleaseIndex
 from pipeline.versions import Version
-from tests.conftest import ROOT
-from tests.integration.conftest import SIGNING_KEY_DIR, STAND_IN_KEY
+from tests.integration.conftest import REPO_MATRIX, SIGNING_KEY_DIR, STAND_IN_KEY
 
 VERSION = "22.10.1"
 RELEASES = "downloads.asterisk.org/pub/telephony/asterisk/releases"
@@ -160,7 +159,7 @@ def test_the_stand_in_mirror_signs_with_its_own_test_key(mirror, release, tmp_pa
     good = openpgp.verify(tmp_path / "t.tar.gz", tmp_path / "t.tar.gz.asc", test_key,
                           STAND_IN_KEY["PIPELINE_SIGNATURE_FINGERPRINT"])
     assert good.ok and good.signer == STAND_IN_KEY["PIPELINE_SIGNATURE_FINGERPRINT"]
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror})   # the real key
+    matrix = load(REPO_MATRIX, environ={"PIPELINE_MIRROR": mirror})   # the real key
     found = ReleaseIndex(matrix.releases, matrix.sources).get(Version.parse(VERSION))
     with pytest.raises(SourceError, match=f"signed by another key {good.signer}, not the pinned "
                                           f"{matrix.sources.signature_fingerprint}"):
@@ -171,7 +170,7 @@ def test_the_shipped_key_file_holds_exactly_the_pinned_key(tmp_path):
     tmp_path.chmod(0o700)
     colons = subprocess.run(["gpg", "--batch", "--homedir", str(tmp_path), "--with-colons", "--show-keys",
                              str(ASTERISK_RELEASE_KEY)], capture_output=True, text=True, check=True).stdout
-    pinned = load(ROOT / "matrix.yaml", environ={}).sources.signature_fingerprint
+    pinned = load(REPO_MATRIX, environ={}).sources.signature_fingerprint
     assert openpgp.primary_fingerprints(colons) == [pinned] == ["F2FC93DB7587BD1FB49E045A5D984BE337191CE7"]
     assert "Asterisk Development Team <asteriskteam@digium.com>" in colons
     # byte for byte the copy pipeline/keys/README.md says where it comes from
@@ -271,7 +270,7 @@ def test_turned_off_no_signature_is_needed_and_the_plan_says_so(release, served,
 def test_the_plan_names_the_pinned_key(mirror, monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_MIRROR", mirror)
     monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
-    assert main(["plan", "22.x", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    assert main(["plan", "22.x", "--matrix", str(REPO_MATRIX)]) == 0
     out = capsys.readouterr().out
     assert (f"release tarballs: published sha256, and the OpenPGP signature (.asc) beside each made by key "
             f"{STAND_IN_KEY['PIPELINE_SIGNATURE_FINGERPRINT']} ({STAND_IN_KEY['PIPELINE_SIGNATURE_KEY']})") in out

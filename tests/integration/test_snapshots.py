@@ -31,9 +31,8 @@ from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from pipeline.snapshots import GitSpec, GitVersion, Remote, Snapshot
-from tests.conftest import ROOT
 from tests.integration import gitrepo
-from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
+from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE, require
 from tests.integration.registry import start_registry
 from tests.integration.test_publish import oci_entry, statuses, version_smoke
 from tests.integration.tiny_image import tiny_prepare, tiny_sources
@@ -89,7 +88,7 @@ def test_what_does_not_exist_is_refused_naming_the_repository(tiny_repo, tmp_pat
 def test_pipeline_plan_prints_the_target_and_its_tags(tiny_repo, monkeypatch, capsys):
     directory, url, first = tiny_repo
     monkeypatch.setenv("PIPELINE_GIT", url)
-    assert main(["plan", "git:master", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    assert main(["plan", "git:master", "--matrix", str(REPO_MATRIX)]) == 0
     out = capsys.readouterr().out
     short = first[:7]
     assert f"| git-{short}      | git:master | linux/amd64, linux/arm64 |" in out
@@ -97,7 +96,7 @@ def test_pipeline_plan_prints_the_target_and_its_tags(tiny_repo, monkeypatch, ca
     assert f"GIT-master-{short}: commit {first} of {url}" in out
     for release_tag in ("22.10.1", "lts", "latest"):
         assert release_tag not in out
-    assert main(["plan", "git:nosuch", "--matrix", str(ROOT / "matrix.yaml")]) == 4
+    assert main(["plan", "git:nosuch", "--matrix", str(REPO_MATRIX)]) == 4
 
 
 # ----------------------------------------------------------------------------- the source archive
@@ -109,7 +108,7 @@ def members(tarball: Path) -> dict[str, tarfile.TarInfo]:
 
 def test_the_source_is_the_commit_s_tree_with_a_version_file(asterisk_repository, mirror, tmp_path):
     url, upstream, head = asterisk_repository
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror, "PIPELINE_GIT": url})
+    matrix = load(REPO_MATRIX, environ={"PIPELINE_MIRROR": mirror, "PIPELINE_GIT": url})
     [target] = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), ["git:master"],
                          variants=["plain"]).targets
     assert target.snapshot is not None and target.snapshot.version.commit == head
@@ -139,7 +138,7 @@ def test_a_tree_naming_another_pjproject_md5_is_refused(asterisk_repository, mir
     """The first commit names upstream's md5; the mirror's stand-in pjproject is not
     upstream's tarball: refused, nothing kept to build from."""
     url, upstream, head = asterisk_repository
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror, "PIPELINE_GIT": url})
+    matrix = load(REPO_MATRIX, environ={"PIPELINE_MIRROR": mirror, "PIPELINE_GIT": url})
     [target] = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), [f"git:{upstream}"],
                          variants=["plain"]).targets
     with pytest.raises(SourceError, match="pjproject-2.17.tar.bz2: md5 checksum mismatch"):
@@ -158,7 +157,7 @@ def test_build_a_snapshot_and_smoke_test_it(asterisk_repository, docker, mirror,
                         "PIPELINE_OUT": str(tmp_path / "out")}.items():
         monkeypatch.setenv(name, value)
     code = main(["build", "git:master", "--platform", "linux/amd64", "--image", IMAGE,
-                 "--matrix", str(ROOT / "matrix.yaml")])
+                 "--matrix", str(REPO_MATRIX)])
     assert code == 0, f"see {tmp_path / 'out' / 'logs'}"
     short = head[:7]
     for suffix in ("", "-opus"):

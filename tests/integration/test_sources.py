@@ -15,8 +15,7 @@ from pipeline.errors import SourceError
 from pipeline.matrix import load
 from pipeline.releases import ReleaseIndex, release_in
 from pipeline.versions import Version
-from tests.conftest import ROOT
-from tests.integration.conftest import PINNED, PJPROJECT, STAND_IN_KEY
+from tests.integration.conftest import PINNED, PJPROJECT, REPO_MATRIX, STAND_IN_KEY
 
 RELEASES = "downloads.asterisk.org/pub/telephony/asterisk/releases"
 CERTIFIED = "downloads.asterisk.org/pub/telephony/certified-asterisk/releases"
@@ -51,7 +50,7 @@ def test_mirror_serves_each_pinned_release_with_matching_checksums(mirror, versi
 def test_plan_against_the_mirror_resolves_every_pinned_release(mirror, monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_MIRROR", mirror)
     monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
-    assert main(["plan", *PINNED, "--variant", "plain", "--json", "--matrix", str(ROOT / "matrix.yaml")]) == 0
+    assert main(["plan", *PINNED, "--variant", "plain", "--json", "--matrix", str(REPO_MATRIX)]) == 0
     entries = json.loads(capsys.readouterr().out)["include"]
     assert {e["series"]: e["version"] for e in entries} == PINNED
     assert {e["version"]: e["tarball_url"] for e in entries} == {v: tarball_url(mirror, v) for v in PINNED.values()}
@@ -61,7 +60,7 @@ def test_plan_against_the_mirror_resolves_every_pinned_release(mirror, monkeypat
 
 @pytest.mark.parametrize("version", PINNED.values())
 def test_prepare_verifies_every_input(mirror, tmp_path, version):
-    matrix = load(ROOT / "matrix.yaml", environ={"PIPELINE_MIRROR": mirror, **STAND_IN_KEY})
+    matrix = load(REPO_MATRIX, environ={"PIPELINE_MIRROR": mirror, **STAND_IN_KEY})
     index = ReleaseIndex(matrix.releases, matrix.sources)
     release = index.get(Version.parse(version))
     context = sources.prepare(release, matrix.sources, tmp_path / "ctx")
@@ -130,5 +129,5 @@ def test_prepare_raises_on_mismatch(tampered_upstream, tmp_path):
 def test_an_unknown_version_is_a_clear_error(mirror, monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_MIRROR", mirror)
     monkeypatch.delenv("PIPELINE_RELEASES", raising=False)
-    assert main(["build", "22.10.9", "--matrix", str(ROOT / "matrix.yaml")]) == 4
+    assert main(["build", "22.10.9", "--matrix", str(REPO_MATRIX)]) == 4
     assert "no release matches '22.10.9'; newest 22 release is 22.10.1" in capsys.readouterr().err
