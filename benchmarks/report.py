@@ -20,6 +20,11 @@ reproduces it. Tests check behaviour; speed and size targets are tracked here.
 """
 
 
+def target(value: float, limit: float, text: str) -> str:
+    """A target cell that says whether the figure met it: `≤ 210 s (met)`, `≤ 210 s (MISSED)`."""
+    return f"≤ {text} ({'met' if value <= limit else 'MISSED'})"
+
+
 def machine() -> str:
     return f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
 
