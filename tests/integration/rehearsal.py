@@ -36,7 +36,7 @@ import yaml
 from pipeline.matrix import load as load_matrix
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
-from tests.conftest import RELEASES_FILE, ROOT
+from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
 from tests.integration.conftest import MIRROR
 
 STANDINS = Path(__file__).parent / "workflow_standins"
@@ -69,7 +69,7 @@ RUNNER_ENV = {
 def served_series(matrix_path: Path) -> set[str]:
     """The series of the matrix whose newest release the local mirror serves (the dry run
     verifies each target's source checksums): only those are rehearsed."""
-    matrix = load_matrix(matrix_path, environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}"})
+    matrix = load_matrix(matrix_path, environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE},{CERTIFIED_FILE}"})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), [])
     served = set()
     for entry in plan.as_json()["include"]:
@@ -211,7 +211,8 @@ class Rehearsal:
             "WORKFLOW_STANDIN_LOG": str(logs / "calls"),
             "WORKFLOW_STANDIN_ARTIFACTS": str(logs / "artifacts"),
             "WORKFLOW_STANDIN_PYTHON": str(self.python),
-            "PIPELINE_RELEASES": f"file:{clone / 'tests' / 'fixtures' / RELEASES_FILE.name}",
+            "PIPELINE_RELEASES": "file:" + ",".join(str(clone / "tests" / "fixtures" / f.name)
+                                                     for f in (RELEASES_FILE, CERTIFIED_FILE)),
             "PIPELINE_MIRROR": MIRROR,
             **RUNNER_ENV,
             **(extra_env or {}),

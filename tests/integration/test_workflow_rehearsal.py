@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RELEASES_FILE, ROOT
+from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
 from tests.integration import gitrepo
 from tests.integration.conftest import MIRROR, TEST_IMAGE
 from tests.integration.registry import start_registry
@@ -125,7 +125,7 @@ def fill_registry(clone: Path, registry, docker, work: Path) -> int:
     from pipeline.releases import ReleaseIndex
     from tests.integration.tiny_image import tiny_sources
 
-    matrix = load(clone / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE}",
+    matrix = load(clone / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE},{CERTIFIED_FILE}",
                                                   "PIPELINE_MIRROR": MIRROR})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources))
     maker = build.maker_for(matrix, build.Options(out=work / "out"), docker)
