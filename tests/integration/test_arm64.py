@@ -55,7 +55,7 @@ def test_the_cross_built_image_passes_the_smoke_suite_under_emulation(cross_buil
     failed = {name: case.find("failure").get("message") for name, case in cases.items()
               if case.find("failure") is not None}
     assert not failed, failed
-    assert suite.get("name") == f"smoke {cross_build['image']}"
+    assert suite.get("failures") == "0" and suite.get("errors", "0") == "0"
 
 
 def test_its_binaries_are_the_target_platforms(cross_build, docker, tmp_path):
@@ -72,7 +72,7 @@ def test_its_binaries_are_the_target_platforms(cross_build, docker, tmp_path):
             assert header[:4] == b"\x7fELF", path
             assert int.from_bytes(header[18:20], "little") == ELF_MACHINE[OTHER], path
     finally:
-        docker.container.remove(container, force=True)
+        docker.container.remove(container, force=True, volumes=True)
 
 
 def build_config(docker, platform, dest):
