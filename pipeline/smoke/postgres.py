@@ -150,8 +150,9 @@ class LocalServer:
 def from_dsn(dsn: str) -> Database:
     """A server named by a libpq URI: postgresql://USER:PASSWORD@HOST:PORT/DATABASE.
 
-    The user must be allowed to create databases and roles; the smoke test creates its
-    own database there and drops it afterwards.
+    The user must be allowed to create databases and roles (CREATEDB CREATEROLE, or a
+    superuser); the smoke test creates its own role and database there and drops them
+    afterwards.
     """
     url = urllib.parse.urlsplit(dsn)
     if url.scheme not in ("postgres", "postgresql") or not url.hostname:
@@ -164,8 +165,14 @@ def from_dsn(dsn: str) -> Database:
 
 
 def prepare(admin: Database, database: Database, schema_sql: str) -> None:
-    """`database` and its role, new, with the PJSIP realtime schema, owned by that role."""
+    """`database` and its role, new, with the PJSIP realtime schema, owned by that role.
+
+    admin needs CREATEDB and CREATEROLE (or is a superuser). Giving a new database to
+    another role needs membership in it (PostgreSQL 15: "must be member of role"; 16: able
+    to SET ROLE to it), which a CREATEROLE role does not have by itself: granted first.
+    """
     psql(admin, f"CREATE ROLE \"{database.user}\" LOGIN PASSWORD '{database.password}'")
+    psql(admin, f"GRANT \"{database.user}\" TO CURRENT_USER")
     psql(admin, f"CREATE DATABASE \"{database.name}\" OWNER \"{database.user}\"")
     start = time.monotonic()
     psql(database, schema_sql)
