@@ -57,6 +57,10 @@ class PublishError(PipelineError):
     exit_code = 9
 
 
+class CredentialsError(PublishError):
+    """No credentials for a registry that needs them to be read at all (ECR)."""
+
+
 # Every exit code of `pipeline`, as README.md documents them (a test checks they agree).
 EXIT_CODES = {
     "ok": 0,

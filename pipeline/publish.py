@@ -45,7 +45,7 @@ from python_on_whales.exceptions import DockerException
 from . import digests, hub, log, registries, report
 from .build import Built, Maker
 from .distribution import AuthError
-from .errors import ConfigurationError, PipelineError, PublishError
+from .errors import ConfigurationError, CredentialsError, PipelineError, PublishError
 from .image import BASE_LABEL
 from .matrix import Registry, Signing
 from .plan import Plan, Target
@@ -55,6 +55,7 @@ from .tags import CURRENT, MOVE, Current, TagAction, describe, full_tag_changes,
 
 MODES = ("publish", "by-digest", "merge")
 UNSIGNED = Signing()
+NO_CREDENTIALS = "no credentials: "   # an unreachable registry's reason, in a dry run: not a failure
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,7 +76,7 @@ class Outcome:
 
     target: Target
     registry: Registry
-    status: str = "pending"  # published | up to date | would publish | pushed by digest | tags only | failed
+    status: str = "pending"  # published | up to date | would publish | pushed by digest | tags only | not checked | failed
     actions: list[TagAction] = dataclasses.field(default_factory=list)
     digest: str = ""
     reason: str = ""
@@ -136,7 +137,11 @@ class Publisher:
             start = time.monotonic()
             outcomes = {r.name: Outcome(target, r) for r in self.registries}
             for name, why in self.unreachable.items():
-                outcomes[name].fail(why)
+                if why.startswith(NO_CREDENTIALS):   # a dry run: shown, not failed
+                    outcomes[name].status = "not checked"
+                    outcomes[name].reason = why.removeprefix(NO_CREDENTIALS)
+                else:
+                    outcomes[name].fail(why)
             with log.group(target.id):
                 decision = self.decide(target, outcomes)
                 todo = [s for s in self.sessions if decision and self._todo(decision, s, outcomes)]
@@ -394,12 +399,21 @@ def connected(registries_: Sequence[Registry], *, base_dir: Path, environ: Mappi
               cache: ManifestCache, dry_run: bool = False
               ) -> Iterator[tuple[list[Session], dict[str, str]]]:
     """A session per registry that could be reached; yields (sessions, {unreachable: why}).
+    A dry run goes on without a registry it has no credentials for (a warning, and that
+    registry's outcome says so), so that it shows everything else and what is missing.
     The manifest cache is saved when the run ends, whatever happened."""
     sessions, unreachable = [], {}
     for registry in registries_:
         try:
             sessions.append(registries.connect(registry, base_dir=base_dir, environ=environ,
                                                cache=cache, read_only=dry_run))
+        except CredentialsError as error:
+            if not dry_run:
+                log.error(str(error))
+                unreachable[registry.name] = str(error)
+                continue
+            log.warning(f"{error} (this dry run cannot read {registry.image}; a real run would fail)")
+            unreachable[registry.name] = NO_CREDENTIALS + str(error)
         except PipelineError as error:
             log.error(str(error))
             unreachable[registry.name] = str(error)

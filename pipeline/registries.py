@@ -32,7 +32,7 @@ from typing import Any
 
 from . import distribution, image, log, sbom
 from .distribution import Descriptor, ImageInfo, Manifest, PlatformPush
-from .errors import ConfigurationError, PublishError
+from .errors import ConfigurationError, CredentialsError, PublishError
 from .matrix import Registry
 from .tags import Current
 from .versions import Version
@@ -321,7 +321,7 @@ def _ecr(registry: Registry, environ: Mapping[str, str], *,
             registry = dataclasses.replace(registry, host=endpoint)
         immutable = _ecr_repository(ecr, registry, create=not read_only)
     except botocore.exceptions.NoCredentialsError:
-        raise PublishError(f"{registry.name}: no AWS credentials found; set AWS_ACCESS_KEY_ID/"
+        raise CredentialsError(f"{registry.name}: no AWS credentials found; set AWS_ACCESS_KEY_ID/"
                            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or a role (the standard AWS "
                            "credential chain)") from None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:

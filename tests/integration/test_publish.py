@@ -390,6 +390,26 @@ def test_dry_run_prints_every_tag_and_touches_nothing(auth_registry, tmp_path, t
         assert "$TEST_REGISTRY_USER and $TEST_REGISTRY_PASSWORD not set" in output
 
 
+def test_a_dry_run_without_aws_credentials_names_them_and_exits_0(tmp_path, monkeypatch):
+    """ECR cannot even be read without credentials: a dry run shows the registry as not
+    checked, says which credentials are missing, and exits 0; a real run fails (exit 9)."""
+    matrix = write_matrix(tmp_path / "m", [{"name": "ecr", "type": "ecr", "repository": "asterisk",
+                                            "region": "eu-west-1", "account": "123456789012"}],
+                          ["22.10.1"])
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    no_aws = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+              "AWS_EC2_METADATA_DISABLED": "true"}
+    dry = cli(["publish", "--dry-run", "--matrix", str(matrix), "--variant", "plain"], cwd=tmp_path, env=no_aws)
+    output = dry.stdout + dry.stderr
+    assert dry.returncode == 0, output
+    assert "ecr: no AWS credentials found; set AWS_ACCESS_KEY_ID" in output
+    assert "not checked" in output
+    real = cli(["publish", "--matrix", str(matrix), "--variant", "plain"], cwd=tmp_path, env=no_aws)
+    assert real.returncode == 9, real.stdout + real.stderr
+
+
 # ----------------------------------------------------------------------------- Docker Hub's rules
 
 def test_docker_hub_first_publish_creates_the_repository(docker, hub, tiny, tmp_path):
