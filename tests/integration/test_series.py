@@ -62,7 +62,7 @@ def asterisk_cli(docker, image, command):
                 time.sleep(0.5)
         return docker.container.execute(container, ["asterisk", "-rx", command])
     finally:
-        docker.container.remove(container, force=True)
+        docker.container.remove(container, force=True, volumes=True)
 
 
 def test_the_series_builds_and_passes_the_smoke_suite(built):
