@@ -55,7 +55,6 @@ from .tags import CURRENT, MOVE, Current, TagAction, describe, full_tag_changes,
 
 MODES = ("publish", "by-digest", "merge")
 UNSIGNED = Signing()
-NO_CREDENTIALS = "no credentials: "   # an unreachable registry's reason, in a dry run: not a failure
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -121,7 +120,7 @@ class Publisher:
     """One publishing run: the registries it reaches, and one target at a time."""
 
     def __init__(self, docker: DockerClient, sessions: Sequence[Session], maker: Maker, *,
-                 unreachable: Mapping[str, str] | None = None,
+                 unreachable: Mapping[str, PipelineError] | None = None,
                  registries_: Sequence[Registry] = (), dry_run: bool = False,
                  signer: Signer | None = None) -> None:
         self.docker, self.sessions, self.maker = docker, list(sessions), maker
@@ -136,12 +135,11 @@ class Publisher:
         for target in plan.targets:
             start = time.monotonic()
             outcomes = {r.name: Outcome(target, r) for r in self.registries}
-            for name, why in self.unreachable.items():
-                if why.startswith(NO_CREDENTIALS):   # a dry run: shown, not failed
-                    outcomes[name].status = "not checked"
-                    outcomes[name].reason = why.removeprefix(NO_CREDENTIALS)
+            for name, error in self.unreachable.items():
+                if self.dry_run and isinstance(error, CredentialsError):   # shown, not failed
+                    outcomes[name].status, outcomes[name].reason = "not checked", str(error)
                 else:
-                    outcomes[name].fail(why)
+                    outcomes[name].fail(str(error))
             with log.group(target.id):
                 decision = self.decide(target, outcomes)
                 todo = [s for s in self.sessions if decision and self._todo(decision, s, outcomes)]
@@ -397,26 +395,23 @@ def merge_target(run: Publisher, decision: Decision, todo: list[Session],
 @contextlib.contextmanager
 def connected(registries_: Sequence[Registry], *, base_dir: Path, environ: Mapping[str, str],
               cache: ManifestCache, dry_run: bool = False
-              ) -> Iterator[tuple[list[Session], dict[str, str]]]:
-    """A session per registry that could be reached; yields (sessions, {unreachable: why}).
+              ) -> Iterator[tuple[list[Session], dict[str, PipelineError]]]:
+    """A session per registry that could be reached; yields (sessions, {unreachable: error}).
     A dry run goes on without a registry it has no credentials for (a warning, and that
     registry's outcome says so), so that it shows everything else and what is missing.
     The manifest cache is saved when the run ends, whatever happened."""
-    sessions, unreachable = [], {}
+    sessions: list[Session] = []
+    unreachable: dict[str, PipelineError] = {}
     for registry in registries_:
         try:
             sessions.append(registries.connect(registry, base_dir=base_dir, environ=environ,
                                                cache=cache, read_only=dry_run))
-        except CredentialsError as error:
-            if not dry_run:
-                log.error(str(error))
-                unreachable[registry.name] = str(error)
-                continue
-            log.warning(f"{error} (this dry run cannot read {registry.image}; a real run would fail)")
-            unreachable[registry.name] = NO_CREDENTIALS + str(error)
         except PipelineError as error:
-            log.error(str(error))
-            unreachable[registry.name] = str(error)
+            if dry_run and isinstance(error, CredentialsError):
+                log.warning(f"{error} (this dry run cannot read {registry.image}; a real run would fail)")
+            else:
+                log.error(str(error))
+            unreachable[registry.name] = error
     try:
         yield sessions, unreachable
     finally:
