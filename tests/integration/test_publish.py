@@ -40,7 +40,7 @@ from tests.integration.registry import (
     start_registry,
     wait_for,
 )
-from tests.integration.tiny_image import tiny_prepare, tiny_sources
+from tests.integration.tiny_image import remove_images, tiny_prepare, tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
@@ -64,9 +64,7 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module", autouse=True)
 def remove_local_images(docker):
     yield
-    mine = [i for i in docker.image.list(IMAGE_NAME)]
-    if mine:
-        docker.image.remove(mine, force=True)
+    remove_images(docker, IMAGE_NAME)
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from pipeline.releases import Release
 from pipeline.versions import Version
 from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE
 from tests.integration.test_publish import version_smoke
-from tests.integration.tiny_image import tiny_prepare, tiny_sources
+from tests.integration.tiny_image import remove_images, tiny_prepare, tiny_sources
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 IMAGE_NAME = f"{TEST_IMAGE}-sbom"
@@ -68,9 +68,7 @@ def by_name(document: dict) -> dict[str, dict]:
 @pytest.fixture(scope="module", autouse=True)
 def remove_local_images(docker):
     yield
-    mine = docker.image.list(IMAGE_NAME)
-    if mine:
-        docker.image.remove(mine, force=True)
+    remove_images(docker, IMAGE_NAME)
 
 
 def test_the_tiny_image_carries_its_sbom_on_every_platform(docker, tmp_path):

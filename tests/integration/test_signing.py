@@ -43,7 +43,7 @@ from tests.integration.test_publish import (
     statuses,
     write_matrix,
 )
-from tests.integration.tiny_image import tiny_sources
+from tests.integration.tiny_image import remove_images, tiny_sources
 
 PASSWORD = "c0sign-Pa55-not-shown"
 KEY_ENV, PASSWORD_ENV = "TEST_COSIGN_KEY", "TEST_COSIGN_PASSWORD"
@@ -76,9 +76,7 @@ def quick_retries(monkeypatch):
 @pytest.fixture(scope="module", autouse=True)
 def remove_local_images(docker):
     yield
-    mine = docker.image.list(IMAGE_NAME)
-    if mine:
-        docker.image.remove(mine, force=True)
+    remove_images(docker, IMAGE_NAME)
 
 
 def signing_env(keys) -> dict:

@@ -35,7 +35,7 @@ from tests.integration import gitrepo
 from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE, require
 from tests.integration.registry import start_registry
 from tests.integration.test_publish import oci_entry, statuses, version_smoke
-from tests.integration.tiny_image import tiny_prepare, tiny_sources
+from tests.integration.tiny_image import remove_images, tiny_prepare, tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
@@ -183,9 +183,7 @@ def registry(tmp_path):
 @pytest.fixture(autouse=True, scope="module")
 def remove_tiny_images(docker):
     yield
-    mine = docker.image.list(TINY_IMAGE)
-    if mine:
-        docker.image.remove(mine, force=True)
+    remove_images(docker, TINY_IMAGE)
 
 
 def write_matrix(directory: Path, registry, git_url: str) -> Path:

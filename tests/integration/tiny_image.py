@@ -63,3 +63,10 @@ def tiny_prepare(context: Path, digest: str):
                                checked_against="the sha256 file published beside it")])
         return dest
     return prepare
+
+
+def remove_images(docker, name: str) -> None:
+    """Every local image of the repository `name` (what a test module tagged), gone."""
+    mine = docker.image.list(name)
+    if mine:
+        docker.image.remove(mine, force=True)
