@@ -109,14 +109,16 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
                 platforms: Sequence[str], tags: Iterable[str] = (), load: bool = False,
                 cache: str = "", log_file: Path | None = None, base: str = "",
                 dockerfiles: Path = image.DOCKERFILES, provenance: bool = False, stage: str = "",
-                contexts: Mapping[str, Path] | None = None,
+                contexts: Mapping[str, Path | str] | None = None,
                 output: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One buildx build of one target; returns buildx's metadata (digests, ...).
 
     stage: the Dockerfile target, by default the variant's stage (its name is also passed as
     VARIANT_STAGE, which the SBOM stages build on); contexts: more named build contexts
-    than `sources`; output: a buildx --output (e.g. type=local) instead of an image.
-    base: the image to build FROM (NAME@DIGEST), else the target's base image by name. The
+    than `sources` (such as the base image's, Maker.base_build); output: a buildx --output
+    (e.g. type=local) instead of an image.
+    base: the image to build FROM (NAME@DIGEST, or a NAME that contexts replaces), else the
+    target's base image by name. The
     image config's dates come from the `created` label (SOURCE_DATE_EPOCH), so two builds
     of one target with the same labels have the same layers and config. provenance: attach
     BuildKit's SLSA provenance attestation (image.PROVENANCE) to each platform; it records
@@ -198,6 +200,7 @@ class Maker:
     prepare: Callable[[Release | Snapshot, Sources, Path], Path] = prepare_sources
     checksum: Callable[[Release | Snapshot], str] = identity
     base_digest: Callable[[str], str] = lambda name: ""
+    base_local: Callable[[str], bool] = lambda name: False   # the digest came from the local store
     _checksums: dict[str, str] = dataclasses.field(default_factory=dict)
     _contexts: dict[str, Path | PipelineError] = dataclasses.field(default_factory=dict)
 
@@ -215,6 +218,18 @@ class Maker:
         """What to build FROM: the base image pinned to its digest, when known."""
         digest = self.base_digest(target.base_image)
         return f"{target.base_image.split('@')[0]}@{digest}" if digest else target.base_image
+
+    def base_build(self, docker: DockerClient, target: Target) -> tuple[str, dict[str, str]]:
+        """How a build gets exactly the decided base image: (the BASE_IMAGE build argument,
+        named build contexts). A digest from a registry: NAME@DIGEST, which BuildKit pulls. A
+        digest from the local image store: NAME, replaced by that image exported as an OCI
+        layout, since BuildKit would look NAME@DIGEST up in the registry (bases.py)."""
+        digest = self.base_digest(target.base_image)
+        if not digest or not self.base_local(target.base_image):
+            return self.base(target), {}
+        name = target.base_image.split("@")[0]
+        directory = bases.layout(docker, digest, self.out / "bases")
+        return name, bases.build_context(name, digest, directory)
 
     def labels(self, target: Target) -> dict[str, str]:
         return image.labels(target, self.inputs(target), self.provenance, base=self.base(target))
@@ -244,8 +259,9 @@ class Maker:
         made next, from the build cache, with its SBOM."""
         dest = self.out / "sbom" / target.id / "packages"
         shutil.rmtree(dest, ignore_errors=True)
+        base, base_contexts = self.base_build(docker, target)
         build_image(docker, target, context, labels=self.labels(target), platforms=platforms,
-                    cache=self.cache, base=self.base(target), stage=image.PACKAGES_STAGE,
+                    cache=self.cache, base=base, contexts=base_contexts, stage=image.PACKAGES_STAGE,
                     output={"type": "local", "dest": str(dest)},
                     log_file=self.logs(target) / "build.log", dockerfiles=self.dockerfiles)
         # one platform: the files themselves; several: a directory per platform (linux_arm64)
@@ -282,10 +298,12 @@ class Maker:
                 built.steps["build"] = time.monotonic() - step
                 step = time.monotonic()
                 with log.step(f"add the SBOM to {built.image} ({image.SBOM_PATH})"):
+                    base, base_contexts = self.base_build(docker, target)
                     build_image(docker, target, context, labels=self.labels(target),
                                 platforms=platforms, tags=[built.image], load=True,
-                                base=self.base(target), provenance=True, stage=image.IMAGE_STAGE,
-                                contexts={image.SBOM_CONTEXT: self._sboms(target, context, packages)},
+                                base=base, provenance=True, stage=image.IMAGE_STAGE,
+                                contexts={image.SBOM_CONTEXT: self._sboms(target, context, packages),
+                                          **base_contexts},
                                 log_file=self.logs(target) / "build-image.log",
                                 dockerfiles=self.dockerfiles)
                 built.steps["sbom"] = time.monotonic() - step
@@ -315,11 +333,14 @@ def ordered(targets: Iterable[Target]) -> list[Target]:
     return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
 
 
-def maker_for(matrix: Matrix, options: Options, docker: DockerClient) -> Maker:
+def maker_for(matrix: Matrix, options: Options, docker: DockerClient, *,
+              publishing: bool = False) -> Maker:
     """The Maker of a run: the matrix's sources, the run's options, this checkout's revision,
-    base images pinned to their digests."""
+    base images pinned to their digests (publishing: read from their registries only, unless
+    the run is offline by configuration; bases.Policy)."""
+    resolver = bases.Resolver(docker, bases.Policy.for_run(os.environ, publishing=publishing))
     return Maker(sources=matrix.sources, out=options.out, image_name=options.image_name,
-                 cache=options.cache, base_digest=bases.Resolver(docker),
+                 cache=options.cache, base_digest=resolver, base_local=resolver.is_local,
                  provenance=image.Provenance.from_environment(os.environ, git_revision()))
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import log, support, tagspage
+from . import log, settings, support, tagspage
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
 from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
@@ -82,7 +82,9 @@ def parser() -> argparse.ArgumentParser:
         "matrix → versions → plan → build → smoke → publish."),
         epilog="Environment: PIPELINE_OUT (default ./out: sources, logs, manifest cache), "
                "PIPELINE_MIRROR, PIPELINE_RELEASES, PIPELINE_GIT, PIPELINE_SIGNATURE_KEY, "
-               "PIPELINE_SIGNATURE_FINGERPRINT (docs/matrix.md).")
+               "PIPELINE_SIGNATURE_FINGERPRINT, PIPELINE_OFFLINE (docs/matrix.md); on machines "
+               "without internet, scripts/setup.sh --stand-ins writes them to stand-ins.env "
+               "beside matrix.yaml, which every command reads.")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="print the targets and tags, then exit")
@@ -267,7 +269,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         from . import build, image, publish
 
         docker = image.client()
-        maker = build.maker_for(matrix, build.Options(out=_out()), docker)
+        maker = build.maker_for(matrix, build.Options(out=_out()), docker, publishing=True)
         reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
                                    environ=os.environ, docker=docker)
         plan = dataclasses.replace(plan, targets=tuple(t for t in plan.targets if t.id in reasons))
@@ -338,7 +340,7 @@ def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: 
     from . import build, image, publish
 
     docker = image.client()
-    return publish.run(plan, build.maker_for(matrix, build_options, docker), options,
+    return publish.run(plan, build.maker_for(matrix, build_options, docker, publishing=True), options,
                        base_dir=matrix.path.parent, environ=os.environ, docker=docker,
                        signing=matrix.signing, description=_tags_page(matrix, options))
 
@@ -394,11 +396,20 @@ def _run_wsl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_directory(args: argparse.Namespace) -> Path | None:
+    """Where the stand-ins' settings file would be: beside the matrix this command reads."""
+    try:
+        return find_matrix(getattr(args, "matrix", None)).parent
+    except ConfigurationError:
+        return None    # the command says so itself, if it needs a matrix
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     log.VERBOSE = args.verbose
     try:
-        return int(args.run(args))
+        with settings.stand_ins(_settings_directory(args)):
+            return int(args.run(args))
     except PipelineError as error:
         log.error(str(error))
         return error.exit_code

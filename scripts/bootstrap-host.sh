@@ -10,7 +10,8 @@
 #                the base image debian:trixie-slim (linux/amd64 + linux/arm64) made
 #                with debootstrap, and a local HTTP mirror on 127.0.0.1:8088 of the
 #                upstream downloads of the pinned releases (from ../shared/sources when
-#                present, else upstream; scripts/make-local-mirror.sh).
+#                present, else upstream; scripts/make-local-mirror.sh); their settings go
+#                to stand-ins.env beside matrix.yaml, which the pipeline reads by itself.
 #
 # Idempotent: each step checks first and does nothing when already done, so a rerun
 # takes seconds. A Docker engine that already works with buildx (e.g. a GitHub runner)
@@ -24,7 +25,7 @@ stand_ins=0
 for arg in "$@"; do
     case $arg in
         --stand-ins) stand_ins=1 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $arg (usage: $0 [--stand-ins])" ;;
     esac
 done
@@ -123,25 +124,27 @@ if [ "$stand_ins" = 1 ]; then
     wait "$mirror_pid" || die "building the local mirror failed"
     "$here/serve-mirror.sh"
     ready mirror-ready
-    env_file=$CACHE_DIR/stand-ins.env
-    # The mirror signs its tarballs with its own test key (make-local-mirror.sh).
+    # The stand-ins' settings, beside matrix.yaml, where every `pipeline` command reads them
+    # (pipeline/settings.py): the mirror, its own test signing key (make-local-mirror.sh:
+    # upstream's private key is not ours), and offline base images (the local store's).
+    env_file=$(cd "$here/.." && pwd)/stand-ins.env
     # shellcheck disable=SC1091
     signing=$(. "$CACHE_DIR/mirror/versions.env" && echo "$MIRROR_SIGNING_KEY $MIRROR_SIGNATURE_FINGERPRINT")
     {
+        echo "# Written by scripts/setup.sh --stand-ins: the offline stand-ins, read by every"
+        echo "# pipeline command run with this checkout's matrix.yaml. Delete it to use the real upstream."
         echo "PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}"
         echo "PIPELINE_SIGNATURE_KEY=${signing% *}"
         echo "PIPELINE_SIGNATURE_FINGERPRINT=${signing#* }"
-        echo "PIPELINE_BASE_IMAGE=${BASE_IMAGE:-debian:trixie-slim}"
-        cat "$CACHE_DIR/mirror/versions.env"
+        echo "PIPELINE_OFFLINE=1"
     } >"$env_file"
 fi
 
 step "done in $((SECONDS - start))s"
 if [ "$stand_ins" = 1 ]; then
     cat <<MSG
-[bootstrap] To use the stand-ins (also in $env_file):
-export PIPELINE_MIRROR=http://127.0.0.1:${MIRROR_PORT:-8088}
-export PIPELINE_SIGNATURE_KEY=${signing% *} PIPELINE_SIGNATURE_FINGERPRINT=${signing#* }
-[bootstrap] Base image: ${BASE_IMAGE:-debian:trixie-slim} (linux/amd64 + linux/arm64, in the local image store; build without --pull)
+[bootstrap] Stand-ins: $env_file (the local mirror, its signing key, offline base images);
+[bootstrap] every pipeline command of this checkout reads it. Base image: ${BASE_IMAGE:-debian:trixie-slim}
+[bootstrap] (linux/amd64 + linux/arm64, in the local image store only).
 MSG
 fi

@@ -83,8 +83,9 @@ def build_config(docker, platform, dest):
                      variants=["plain"], platforms=[platform])
     [target] = plan.targets
     maker = build.maker_for(matrix, build.Options(out=dest / "out"), docker)
+    base, base_contexts = maker.base_build(docker, target)
     build.build_image(docker, target, maker.context(target), labels=maker.labels(target),
-                      platforms=[platform], base=maker.base(target), stage="build-config",
+                      platforms=[platform], base=base, contexts=base_contexts, stage="build-config",
                       output={"type": "local", "dest": str(dest)})
     return {name: (dest / name).read_text().splitlines() for name in ("autoconfig.h", "menuselect.makeopts")}
 

@@ -135,8 +135,9 @@ def fill_registry(clone: Path, registry, docker, work: Path) -> int:
     tags = 0
     for target in plan.targets:
         local = f"{TEST_IMAGE}-rehearsal:{target.id}"
+        base, base_contexts = maker.base_build(docker, target)
         build.build_image(docker, target, context, labels=maker.labels(target), platforms=target.platforms,
-                          tags=[local], load=True, dockerfiles=dockerfiles, base=maker.base(target))
+                          tags=[local], load=True, dockerfiles=dockerfiles, base=base, contexts=base_contexts)
         docker.image.save(local, output=work / "image.tar")
         pushed = distribution.push_saved_image(api, repository, work / "image.tar", tag=target.id)
         index = api.get_manifest(repository, pushed.digest)

@@ -16,3 +16,26 @@ from pipeline.bases import split
 ])
 def test_split(reference, parts):
     assert split(reference) == parts
+
+
+# ----------------------------------------------------------------------------- where digests come from
+
+from pipeline.bases import Policy  # noqa: E402
+from pipeline.errors import ConfigurationError  # noqa: E402
+
+
+@pytest.mark.parametrize("environ, publishing, policy", [
+    ({}, False, Policy(offline=False, local_fallback=True)),        # build: registry, else local
+    ({}, True, Policy(offline=False, local_fallback=False)),        # publish: registry only
+    ({"PIPELINE_OFFLINE": "0"}, True, Policy(offline=False, local_fallback=False)),
+    ({"PIPELINE_OFFLINE": "1"}, True, Policy(offline=True, local_fallback=True)),   # stand-ins
+    ({"PIPELINE_OFFLINE": "1"}, False, Policy(offline=True, local_fallback=True)),
+])
+def test_policy(environ, publishing, policy):
+    assert Policy.for_run(environ, publishing=publishing) == policy
+
+
+@pytest.mark.parametrize("value", ["yes", "true", " 1", "2"])
+def test_policy_refuses_other_values(value):
+    with pytest.raises(ConfigurationError, match=f"PIPELINE_OFFLINE={value!r}: use 1"):
+        Policy.for_run({"PIPELINE_OFFLINE": value}, publishing=True)
