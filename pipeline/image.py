@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .plan import Target
 
 DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles" / "asterisk"
+IGNORE_FILE = ".dockerignore"    # what of DOCKERFILES is not the build context
 
 # Labels every image carries (and the registries' copies are read back by).
 VERSION_LABEL = "org.asterisk.version"          # the Asterisk release, e.g. 22.10.1 (GIT-master-1a2b3c4)
@@ -87,7 +88,9 @@ def local_name(image_name: str, target: Target) -> str:
 
 def inputs_digest(target: Target, sources: Sources, tarball_sha256: str, *,
                   base_digest: str = "", dockerfiles: Path = DOCKERFILES) -> str:
-    """A digest of everything that goes into an image, known before building it.
+    """A digest of everything that goes into an image, known before building it: the
+    Dockerfile and its build context as the build sees it (context_files), the release and
+    the other sources, the base image's digest and the platforms.
 
     Stored as a label; publishing compares it with the registry's copy to skip targets that
     are up to date without rebuilding them. The release tarball's sha256 (a snapshot's
@@ -97,9 +100,11 @@ def inputs_digest(target: Target, sources: Sources, tarball_sha256: str, *,
     whichever branch (or none) it was built as.
     """
     digest = hashlib.sha256()
-    for path in sorted(p for p in dockerfiles.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(dockerfiles)).encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for name in ["Dockerfile", IGNORE_FILE, *context_files(dockerfiles)]:
+        if not (dockerfiles / name).is_file():
+            continue
+        digest.update(name.encode())
+        digest.update(hashlib.sha256((dockerfiles / name).read_bytes()).digest())
     digest.update(json.dumps({
         "target": target.id, "tarball": tarball_sha256, "base": target.base_image,
         "base_digest": base_digest, "platforms": sorted(target.platforms),
@@ -107,6 +112,23 @@ def inputs_digest(target: Target, sources: Sources, tarball_sha256: str, *,
         "pjproject": sources.pjproject,
     }, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def context_files(dockerfiles: Path) -> list[str]:
+    """The regular files of the build context dockerfiles that a COPY can see: less what its
+    .dockerignore excludes, by Docker's rules (docker-py's exclude_paths, the rules of
+    moby/patternmatcher that BuildKit applies; test_image_context compares the two), and
+    less the Dockerfile and the .dockerignore themselves, which inputs_digest hashes anyway
+    (docker-py keeps them always, as the classic builder did). Paths relative to
+    dockerfiles, sorted."""
+    from docker.utils.build import exclude_paths
+
+    ignore = dockerfiles / IGNORE_FILE
+    patterns = [line.strip() for line in ignore.read_text().splitlines()
+                if line.strip() and not line.strip().startswith("#")] if ignore.is_file() else []
+    return sorted(name for name in exclude_paths(str(dockerfiles), patterns)
+                  if name not in ("Dockerfile", IGNORE_FILE) and (dockerfiles / name).is_file()
+                  and not (dockerfiles / name).is_symlink())
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
