@@ -202,17 +202,20 @@ class Maker:
     base_digest: Callable[[str], str] = lambda name: ""
     base_local: Callable[[str], bool] = lambda name: False   # the digest came from the local store
     _checksums: dict[str, str] = dataclasses.field(default_factory=dict)
+    _inputs: dict[str, str] = dataclasses.field(default_factory=dict)
     _contexts: dict[str, Path | PipelineError] = dataclasses.field(default_factory=dict)
 
     def inputs(self, target: Target) -> str:
         """The inputs digest, from the release's published checksum or the snapshot's commit
-        id (no download)."""
-        version = target.source_id
-        if version not in self._checksums:
-            self._checksums[version] = self.checksum(target.release)
-        return image.inputs_digest(target, self.sources, self._checksums[version],
-                                   base_digest=self.base_digest(target.base_image),
-                                   dockerfiles=self.dockerfiles)
+        id (no download); computed once per target and run."""
+        if target.id not in self._inputs:
+            version = target.source_id
+            if version not in self._checksums:
+                self._checksums[version] = self.checksum(target.release)
+            self._inputs[target.id] = image.inputs_digest(
+                target, self.sources, self._checksums[version],
+                base_digest=self.base_digest(target.base_image), dockerfiles=self.dockerfiles)
+        return self._inputs[target.id]
 
     def base(self, target: Target) -> str:
         """What to build FROM: the base image pinned to its digest, when known."""
