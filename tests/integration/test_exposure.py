@@ -28,6 +28,7 @@ import random
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -171,6 +172,19 @@ def attempts(open_pbx, closed_pbx, tmp_path_factory) -> dict[str, sipp.SippCall]
     }
 
 
+@pytest.fixture(scope="module")
+def ami_failure(open_pbx) -> str:
+    """A login to AMI (on loopback) with an account manager.conf does not have: a security
+    event of another service, which ends with a field of its own (SessionTV)."""
+    with socket.create_connection((sipp.LOCAL_IP, open_pbx.ami_port), timeout=10) as connection:
+        connection.recv(1024)   # the banner
+        connection.sendall(b"Action: Login\r\nUsername: scanner\r\nSecret: guess\r\n\r\n")
+        answer = connection.recv(4096).decode(errors="replace")
+    assert "Authentication failed" in answer, answer
+    calls.wait_for(lambda: 'Service="AMI"' in open_pbx.logs(), timeout=10, message="AMI's security event")
+    return answer
+
+
 def finals(call: sipp.SippCall) -> list[str]:
     return [r.split(" ")[1] for r in call.responses() if r.split(" ")[1][:1] in "23456"]
 
@@ -201,7 +215,8 @@ def test_security_events_reach_stdout(attempts, open_pbx):
 
 
 @pytest.mark.parametrize("source", ["docker logs", "json-file log"])
-def test_the_filter_matches_every_failure_and_nothing_else(attempts, open_pbx, closed_pbx, tmp_path, source):
+def test_the_filter_matches_every_failure_and_nothing_else(attempts, ami_failure, open_pbx, closed_pbx, tmp_path,
+                                                           source):
     if source == "docker logs":
         log = tmp_path / "asterisk.log"
         log.write_text(open_pbx.logs() + closed_pbx.logs())
@@ -211,8 +226,8 @@ def test_the_filter_matches_every_failure_and_nothing_else(attempts, open_pbx, c
         files = [open_pbx.json_log(), closed_pbx.json_log()]
         texts = [path.read_text() for path in files]
     expected = sum(len(FAILURES.findall(text)) for text in texts)
-    # The REGISTER of an unknown account, an INVITE from one, a wrong password, the ACL.
-    assert expected >= 4, f"only {expected} failure events in the logs"
+    # The REGISTER of an unknown account, an INVITE from one, a wrong password, the ACL, AMI.
+    assert expected >= 5, f"only {expected} failure events in the logs"
     found = sum(matched(fail2ban_regex(path)) for path in files)
     assert found == expected, f"fail2ban matched {found} lines, the logs have {expected} failures"
     failures = [charge for path in files for charge in charges(path)]
@@ -403,8 +418,13 @@ def jail_config(directory: Path, local: str = "") -> Path:
 
 
 def documented_local(log_path: Path) -> str:
-    """The jail.d/asterisk-docker.local of docs/networking.md for a container's log."""
-    return f"[asterisk-docker]\nenabled = true\nlogpath = {log_path}\n"
+    """jail.d/asterisk-docker.local as docs/networking.md has one write it (its printf
+    format, with the container's log path)."""
+    docs = (ROOT / "docs" / "networking.md").read_text()
+    written = re.search(r"^printf '(\[asterisk-docker\][^']*)' \"\$\(docker inspect -f '\{\{\.LogPath\}\}' asterisk\)\"",
+                        docs, re.MULTILINE)
+    assert written, "docs/networking.md no longer writes asterisk-docker.local with printf"
+    return written.group(1).replace("\\n", "\n").replace("%s", str(log_path))
 
 
 def dump(config: Path) -> str:
