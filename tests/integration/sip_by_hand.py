@@ -14,9 +14,9 @@ import re
 import secrets
 import socket
 
-# A digest answer as a stranger writes it: the realm and nonce of the server's challenge go
-# in with {realm} and {nonce}; everything else is the stranger's choice (quoted or not).
-HONEST_DIGEST = ('Digest username="{user}",realm="{realm}",nonce="{nonce}",uri="sip:{host}",'
+# A digest answer in the form a phone writes it, whose response is wrong for any password:
+# the server's realm and nonce go in with {realm} and {nonce}, the rest is the sender's.
+WRONG_DIGEST = ('Digest username="{user}",realm="{realm}",nonce="{nonce}",uri="sip:{host}",'
                  'response="0123456789abcdef0123456789abcdef",algorithm=MD5')
 
 
@@ -80,10 +80,10 @@ def send(target: tuple[str, int], register: Register, *, source: str = "127.0.0.
         statuses = [first.split("\r\n", 1)[0]]
         if register.authorization is None:
             return statuses
-        challenge = re.search(r'realm="([^"]*)".*?nonce="([^"]*)"', first)
-        assert challenge, f"no digest challenge to answer: {first!r}"
+        realm, nonce = (re.search(rf'WWW-Authenticate:.*?\b{name}="([^"]*)"', first) for name in ("realm", "nonce"))
+        assert realm and nonce, f"no digest challenge to answer: {first!r}"
         authorization = register.authorization.format(
-            user=register.user, realm=challenge.group(1), nonce=challenge.group(2), host=target[0])
+            user=register.user, realm=realm.group(1), nonce=nonce.group(1), host=target[0])
         sock.sendto(_request(target, local, register, call_id, 2, authorization), target)
         statuses.append(_final_response(sock).split("\r\n", 1)[0])
         return statuses

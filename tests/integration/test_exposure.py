@@ -45,7 +45,6 @@ from tests.integration.test_image import wait_booted
 
 FAIL2BAN = ROOT / "deploy" / "fail2ban"
 FILTER = FAIL2BAN / "filter.d" / "asterisk-docker.conf"
-JAIL = FAIL2BAN / "jail.d" / "asterisk-docker.conf"
 FAILURES = re.compile(r'SecurityEvent=\\?"(?:FailedACL|InvalidAccountID|ChallengeResponseFailed|InvalidPassword)'
                       r'\\?"|res_pjsip_acl\.c:\d+ apply_acl: Incoming SIP message from .* did not pass ACL test')
 
@@ -258,7 +257,7 @@ VICTIM = "192.0.2.9"
 MARK = secrets.token_hex(3)   # in every Call-ID: which attempt a line belongs to
 FAKE = f'",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/{VICTIM}/5060"'
 FAKE_END = FAKE + ',Challenge="",Response="",ExpectedResponse=""'
-WRONG_PASSWORD = sip_by_hand.HONEST_DIGEST
+WRONG_PASSWORD = sip_by_hand.WRONG_DIGEST
 EVENT_TV = "2026-01-01T00:00:00.000+0000"    # the length of every EventTV Asterisk writes
 
 
