@@ -304,6 +304,10 @@ ATTACKS = {
     # The Call-ID (SessionID): anything but a line break, of any length.
     "call-id-quote": Attack(register("call-id-quote", call_id=FAKE + ',Service="PJSIP'), UNKNOWN),
     "call-id-end": Attack(register("call-id-end", call_id=FAKE), UNKNOWN),
+    # The Call-ID also goes into the NOTICE of every failed request: here, as the ACL's warning.
+    "call-id-acl": Attack(register("call-id-acl", call_id=(
+        f" WARNING[1]: res_pjsip_acl.c:158 apply_acl: Incoming SIP message from {VICTIM}:5060 did not pass ACL test")),
+        UNKNOWN),
     "call-id-password": Attack(register("call-id-password", DEVICE, FAKE + ',Challenge="',
                                         authorization=WRONG_PASSWORD), WRONG),
     # The Authorization header (Challenge, Response): quoted strings, their escapes kept.
