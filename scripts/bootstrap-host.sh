@@ -112,7 +112,7 @@ if command -v pg_lsclusters >/dev/null; then
         esac
     done < <(pg_lsclusters -h 2>/dev/null || true)
 fi
-step "tools: sipp, docker-registry, htpasswd, openssl, curl, debootstrap, postgresql, xz, bzip2, docker compose $(docker compose version --short 2>/dev/null || echo '?')"
+step "tools: sipp, docker-registry, htpasswd, openssl, curl, debootstrap, postgresql, xz, bzip2, fail2ban, docker compose $(docker compose version --short 2>/dev/null || echo '?')"
 
 # 5. Offline stand-ins: the mirror (quick) is built while the base images (slow, arm64
 #    under emulation) are made.

@@ -64,7 +64,7 @@ apt_install() {
 
 # What is supported, said when something else is found.
 SUPPORTED_HOSTS="Debian 12 (bookworm), Debian 13 (trixie) and Ubuntu 24.04 (noble)"
-ELSEWHERE="elsewhere, install Docker >= 25 with buildx and compose v2, qemu-user-static, sipp (sip-tester), docker-registry and PostgreSQL yourself, then: python3 -m venv .venv && .venv/bin/pip install -e '.[test]'"
+ELSEWHERE="elsewhere, install Docker >= 25 with buildx and compose v2, qemu-user-static, sipp (sip-tester), docker-registry, PostgreSQL and fail2ban yourself, then: python3 -m venv .venv && .venv/bin/pip install -e '.[test]'"
 
 # os_release_field NAME FILE: the value of NAME in an os-release(5) file, unquoted.
 os_release_field() {
@@ -99,9 +99,11 @@ host_distro() {
 #                  packaged there; GitHub's runners get it from sigstore/cosign-installer)
 # shellcheck disable=SC2034  # used by bootstrap-host.sh
 choose_packages() {
+    # gpgv checks upstream's release signatures, gpg reads the key; fail2ban's tools
+    # (fail2ban-regex, fail2ban-client) test deploy/fail2ban.
     TOOL_PKGS=(qemu-user-static binfmt-support sip-tester docker-registry apache2-utils
                openssl curl ca-certificates debootstrap postgresql xz-utils bzip2 shellcheck
-               gpg gpgv)   # gpgv checks upstream's release signatures, gpg reads the key
+               gpg gpgv fail2ban)
     case $DISTRO in
         debian-12)
             EXTRA_SUITES=(trixie sid)

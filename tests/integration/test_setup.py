@@ -34,7 +34,7 @@ OS_RELEASE = {
 }
 
 TOOLS = ["sip-tester", "docker-registry", "apache2-utils", "openssl", "curl", "ca-certificates",
-         "debootstrap", "postgresql", "xz-utils", "bzip2", "shellcheck", "gpg", "gpgv"]
+         "debootstrap", "postgresql", "xz-utils", "bzip2", "shellcheck", "gpg", "gpgv", "fail2ban"]
 # The apt-get install calls each host makes, in order (each: its -t SUITE, then packages).
 INSTALLS = {
     "ubuntu-24.04": [["docker.io"], ["docker-buildx"], ["qemu-user-static", "binfmt-support"], TOOLS,
