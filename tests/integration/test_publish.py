@@ -26,7 +26,7 @@ import yaml
 
 from pipeline import distribution, image, publish, registries, report, tagspage
 from pipeline.build import Maker
-from pipeline.errors import SmokeError
+from pipeline.errors import ConfigurationError, SmokeError
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -152,11 +152,11 @@ def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: 
 
 def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=version_smoke,
                 dry_run=False, variants=(), cache=None, mode="publish", digests=None,
-                build_platform="", base_digest=lambda name: "", description=""):
+                build_platform="", base_digest=lambda name: "", description="", platforms=()):
     """publish.execute, as `pipeline publish` runs it, with the tiny image's Maker."""
     matrix = load(matrix_path, environ={})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs),
-                     variants=list(variants))
+                     variants=list(variants), platforms=list(platforms))
     options = publish.Options(dry_run=dry_run, manifest_cache=cache, mode=mode, digests=digests,
                               build_platform=build_platform)
     outcomes = publish.execute(plan, make_maker(matrix, tiny, matrix_path.parent / "out", smoke,
@@ -362,6 +362,65 @@ def test_an_older_patch_never_moves_a_tag_back(docker, plain_registry, tiny, tmp
     for tag in ("22", "lts", "latest"):
         assert plain_registry.complete(REPO, tag)[0] == newest
     assert plain_registry.complete(REPO, "22.9")[0] == plain_registry.complete(REPO, "22.9.0")[0]
+
+
+def test_a_run_for_fewer_platforms_never_strips_them_from_a_tag(docker, plain_registry, tiny,
+                                                                tmp_path):
+    """Issue 23.2: the registry holds 22.10.1 for linux/amd64 and linux/arm64 under every tag.
+    `publish --platform linux/amd64` (and `build --push --platform`), through the real CLI, a
+    dry run and a real one: exit 2, the platform it would drop and the tags named, nothing
+    pushed. The same narrowed run through publish.execute with the tiny image's Maker
+    (whose smoke test passes, so only the refusal stops it): the target fails with a
+    ConfigurationError and every tag still points at the two-platform image. A newer patch
+    built for amd64 only is refused too: the aliases it would take hold arm64."""
+    from pytest_httpserver import HTTPServer
+
+    dockerfiles, context, digest = tiny
+    with HTTPServer(host="127.0.0.1", port=free_port()) as server:
+        for version in ("22.10.1", "22.10.2"):
+            server.expect_request(
+                f"/downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-{version}.sha256"
+            ).respond_with_data(f"{digest}  asterisk-{version}.tar.gz\n")
+        mirror = server.url_for("/").rstrip("/")
+        matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"], mirror=mirror)
+        assert statuses(run_publish(docker, matrix, tiny, variants=["plain"])) == {
+            ("22.10.1", "local"): "published"}
+        tags = ["22", "22.10", "22.10.1", "latest", "lts"]
+        assert plain_registry.tags(REPO) == tags
+        before = {tag: plain_registry.complete(REPO, tag) for tag in tags}
+        assert all(platforms == PLATFORMS for _, platforms in before.values())
+
+        env = {"PIPELINE_OUT": str(tmp_path / "out")}
+        for command in (["publish", "--dry-run"], ["publish"], ["build", "--push"]):
+            result = cli([*command, "22.x", "--matrix", str(matrix), "--variant", "plain",
+                          "--platform", "linux/amd64"], cwd=tmp_path, env=env, dockerfiles=dockerfiles)
+            output = result.stdout + result.stderr
+            assert result.returncode == 2, output
+            assert ("22.10.1: refused: publishing it for linux/amd64 only would take linux/arm64 "
+                    "away from 22.10.1, 22.10, 22, lts, latest (in local); nothing of 22.10.1 was "
+                    "pushed") in " ".join(output.split()), output
+            assert "22 refuse (would drop linux/arm64" in output
+            assert "| 22.10.1 | local    | failed" in output
+            assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
+
+        narrowed = run_publish(docker, matrix, tiny, variants=["plain"], platforms=["linux/amd64"])
+        assert statuses(narrowed) == {("22.10.1", "local"): "failed"}
+        assert narrowed[0].error is ConfigurationError and "linux/arm64" in narrowed[0].reason
+        with pytest.raises(ConfigurationError):
+            publish.check(narrowed)
+        assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
+
+        newer = write_matrix(tmp_path / "newer", [oci_entry(plain_registry)], ["22.10.1", "22.10.2"],
+                             mirror=mirror)
+        [refused] = run_publish(docker, newer, tiny, variants=["plain"], platforms=["linux/amd64"])
+        assert refused.status == "failed" and refused.error is ConfigurationError
+        assert "linux/arm64 away from 22.10, 22, lts, latest" in refused.reason
+        assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
+
+        # every platform the tags have: the newer patch goes out and takes the aliases
+        [published] = run_publish(docker, newer, tiny, variants=["plain"])
+        assert published.status == "published", published.reason
+        assert plain_registry.complete(REPO, "22")[1] == PLATFORMS
 
 
 def test_dry_run_prints_every_tag_and_touches_nothing(auth_registry, tmp_path, tiny):
