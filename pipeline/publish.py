@@ -166,11 +166,25 @@ class Publisher:
                     if self.dry_run:
                         self._would(decision, todo, outcomes)
                     else:
-                        handle(self, decision, todo, outcomes)
+                        self._handle(handle, decision, todo, outcomes)
             for outcome in outcomes.values():
                 outcome.seconds = time.monotonic() - start
             results += outcomes.values()
         return results
+
+    def _handle(self, handle: Handler, decision: Decision, todo: list[Session],
+                outcomes: dict[str, Outcome]) -> None:
+        """The mode's work for one target. What escapes it (a `docker save` or `inspect` that
+        failed, a registry error outside a registry's own step) fails this target in every
+        registry it had not finished; the run goes on with the next target."""
+        try:
+            handle(self, decision, todo, outcomes)
+        except (PipelineError, DockerException) as error:
+            why = f"{decision.target.id}: {reason_of(error)}"
+            log.error(registries.redact(why))
+            for session in todo:
+                if outcomes[session.name].status == "pending":
+                    outcomes[session.name].fail(why)
 
     def decide(self, target: Target, outcomes: dict[str, Outcome]) -> Decision | None:
         """Read every tag in every registry (concurrently), then decide per tag."""
@@ -311,9 +325,16 @@ def attempt(outcome: Outcome, action: Callable[[], None]) -> None:
     try:
         action()
     except (PipelineError, DockerException) as error:
-        reason = error.stderr or str(error) if isinstance(error, DockerException) else str(error)
+        reason = reason_of(error)
         log.error(registries.redact(reason))
         outcome.fail(reason)
+
+
+def reason_of(error: PipelineError | DockerException) -> str:
+    """An error's message; a docker command's error output, else the command and its exit code."""
+    if isinstance(error, DockerException):
+        return error.stderr or str(error)
+    return str(error)
 
 
 @contextlib.contextmanager
