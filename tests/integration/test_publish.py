@@ -689,6 +689,79 @@ def test_a_malformed_manifest_fails_its_target_and_the_others_go_on(docker, plai
     assert "is not JSON" in outcomes["22.10.1-opus"].reason, outcomes["22.10.1-opus"].reason
     with pytest.raises(PublishError):
         publish.check(list(outcomes.values()))
+@pytest.mark.parametrize("stored", ["helper prints junk", "helper prints a list", "auth not base64"])
+def test_an_unreadable_docker_login_fails_that_registry_and_the_others_go_on(plain_registry,
+                                                                             auth_registry, tiny,
+                                                                             tmp_path, stored):
+    """Issue 18.4: a registry without username_env takes the login `docker login` stored.
+    A credential helper that answers `get` with something other than its JSON, or an
+    `auths` entry that is not base64, raised ValueError: exit 1, a traceback, the other
+    registries never reported. Now, through the real CLI (a dry run: nothing is built): that
+    registry fails, naming the helper or the entry and how to check it, without showing
+    what the helper printed (it may hold the secret); the other registry is decided; exit 9."""
+    from pytest_httpserver import HTTPServer
+
+    dockerfiles, context, digest = tiny
+    secret = "s3cret-fr0m-the-helper"
+    bin_dir, config = tmp_path / "bin", tmp_path / "docker-config"
+    bin_dir.mkdir()
+    config.mkdir()
+    printed = {"helper prints junk": f"Username=pipeline Secret={secret}",
+               "helper prints a list": json.dumps([{"Username": "pipeline", "Secret": secret}]),
+               "auth not base64": ""}[stored]
+    helper = bin_dir / "docker-credential-junk"
+    helper.write_text(f"#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '{printed}'\n")
+    helper.chmod(0o755)
+    host = auth_registry.host
+    if stored == "auth not base64":
+        (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": f"%{secret}%"}}}))
+    else:
+        (config / "config.json").write_text(json.dumps({"credHelpers": {host: "junk"}}))
+    with HTTPServer(host="127.0.0.1", port=free_port()) as server:
+        server.expect_request(
+            "/downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.sha256"
+        ).respond_with_data(f"{digest}  asterisk-22.10.1.tar.gz\n")
+        matrix = write_matrix(tmp_path / "m", [
+            {"name": "stored", "type": "oci", "repository": f"{host}/{REPO}"},
+            oci_entry(plain_registry, name="plain")], ["22.10.1"], mirror=server.url_for("/").rstrip("/"))
+        env = {"DOCKER_CONFIG": str(config), "PATH": f"{bin_dir}:{os.environ['PATH']}",
+               "PIPELINE_OUT": str(tmp_path / "out")}
+        result = cli(["publish", "--dry-run", "-v", "--matrix", str(matrix), "--variant", "plain"],
+                     cwd=tmp_path, env=env, dockerfiles=dockerfiles)
+    output = result.stdout + result.stderr
+    assert result.returncode == 9, output
+    assert "Traceback" not in output and secret not in output
+    if stored == "auth not base64":
+        assert f"{host}: the login stored for {host} in {config / 'config.json'}" in output
+    else:
+        assert f"{host}: the credential helper docker-credential-junk (named in " in output
+        assert f"echo {host} | docker-credential-junk get" in output
+    assert "| 22.10.1 | stored   | failed" in output
+    assert "| 22.10.1 | plain    | would publish" in output
+
+
+def test_a_docker_save_that_fails_fails_its_target_and_the_others_go_on(docker, plain_registry,
+                                                                         tiny, tmp_path):
+    """Issue 18.4: a DockerException from `docker save`/`inspect` of the tested image (here,
+    it was removed after its smoke test, as a clean-up on a shared engine can do) ended the
+    run. Now it fails that target, named with Docker's own error; the next target is
+    published; the summary shows both; exit 9."""
+    def removed_after_test(docker, image_ref, target, platform, logs):
+        version_smoke(docker, image_ref, target, platform, logs)
+        if target.variant == "plain":
+            docker.image.remove(image_ref)
+
+    matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"],
+                          platforms=["linux/amd64"])
+    outcomes = run_publish(docker, matrix, tiny, smoke=removed_after_test)
+    assert statuses(outcomes) == {("22.10.1", "local"): "failed", ("22.10.1-opus", "local"): "published"}
+    assert f"22.10.1: Error response from daemon: No such image: {IMAGE_NAME}:22.10.1" in outcomes[0].reason
+    assert plain_registry.tags(REPO) == ["22-opus", "22.10-opus", "22.10.1-opus", "latest-opus", "lts-opus"]
+    with pytest.raises(PublishError) as caught:
+        publish.check(outcomes)
+    assert caught.value.exit_code == 9
+
+
 # ----------------------------------------------------------------------------- the CI split
 
 def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry, tiny, tmp_path):
