@@ -482,18 +482,17 @@ class Registry:
         if response.status_code != 200:
             raise self._error(response, f"GET manifest {reference}", repository=repository)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        for expected in (response.headers.get("Docker-Content-Digest"),
+                         reference if reference.startswith("sha256:") else None):
+            if expected and expected != sha256(response.content):
+                raise RegistryError(f"{self.host}/{repository}: manifest {reference} has "
+                                    f"digest {sha256(response.content)}, expected {expected}")
         try:
-            manifest = Manifest.from_bytes(response.content,
-                                           media_type if media_type in MANIFEST_TYPES else "")
+            return Manifest.from_bytes(response.content,
+                                       media_type if media_type in MANIFEST_TYPES else "")
         except ValueError as error:
             raise RegistryError(f"{self.host}/{repository}: manifest {reference} is not a "
                                 f"manifest ({error})") from None
-        for expected in (response.headers.get("Docker-Content-Digest"),
-                         reference if reference.startswith("sha256:") else None):
-            if expected and expected != manifest.digest:
-                raise RegistryError(f"{self.host}/{repository}: manifest {reference} has "
-                                    f"digest {manifest.digest}, expected {expected}")
-        return manifest
 
     def _config(self, repository: str, manifest: Manifest) -> dict[str, Any]:
         """An image manifest's config (a JSON object), or RegistryError saying what it is."""
