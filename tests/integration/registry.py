@@ -3,8 +3,10 @@
 Debian's `docker-registry` (distribution 2.8) started on a free port with its own config and
 storage, optionally with htpasswd basic auth and TLS from a throwaway CA; a small TCP proxy
 that can "stop the registry" at a chosen moment of a push; a reader of the registry's
-HTTP API that checks every tag points at a complete image; and a Docker-Hub-like HTTP front
-(HubStandIn: token auth, 401 for new repositories, pull-limit headers, faults on demand).
+HTTP API that checks every tag points at a complete image; a Docker-Hub-like HTTP front
+(HubStandIn: token auth, 401 for new repositories, pull-limit headers, faults on demand); and
+RegistryFront, which answers what docker-registry never does (403 DENIED to a user it
+knows, a malformed manifest) in front of any of them.
 
 Why the TLS registry listens on [::1]: dockerd treats registries that resolve into
 127.0.0.0/8 as insecure (it skips certificate checks), so a TLS registry on 127.0.0.1 would
