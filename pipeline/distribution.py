@@ -10,10 +10,17 @@ Specifications followed:
   with service and scope (basic credentials when we have them, anonymous otherwise), then
   send `Authorization: Bearer <token>`. A token lives `expires_in` seconds (default 60).
 
-Docker Hub's documented quirks:
+Only a 404 means "absent", with one exception, Docker Hub's. Every other refusal is an
+error: GHCR answers 403 to a HEAD of a package the token may not read
+(LeoMartinDev/voy#3), ECR 403 DENIED to a role without ecr:BatchGetImage
+(bottlerocket-os/bottlerocket-update-operator#157, dotnet/sdk#37659), GCR 403 alike
+(google/go-containerregistry#825). Read as "absent", such a tag would be planned as a
+first publish and overwritten, past the never-backwards check.
+
+Docker Hub's documented quirks (`docker_hub`: its host, or a `type: dockerhub` entry):
 * A repository that does not exist yet answers reads with 401 UNAUTHORIZED, not 404
   (jupyterhub/binderhub#1664, "Docker Hub now returns 401 for missing repos"). Once our
-  credentials are proven (check_login, or a token issued for them), a 401/403 on a read
+  credentials are proven (check_login, or a token issued for them), a 401 on a read
   means "absent", so a first publish goes on and creates the repository by pushing.
 * A manifest GET counts against the pull rate limit, a HEAD does not; both carry
   `ratelimit-limit` / `ratelimit-remaining` headers (docs.docker.com, "Docker Hub pull
@@ -58,6 +65,7 @@ MAX_RETRY_AFTER = 60.0       # seconds: a longer Retry-After is cut to this
 TIMEOUT = (10, 120)          # connect, read (seconds)
 ATTESTATION = "unknown/unknown"
 REFERENCE_DIGEST = "vnd.docker.reference.digest"   # an attestation manifest: its subject
+DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")   # OCI image spec's grammar
 
 T = TypeVar("T")
 
@@ -199,7 +207,10 @@ class Descriptor:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Descriptor:
+        """KeyError, TypeError or ValueError when data is not a descriptor."""
         platform = data.get("platform")
+        if not isinstance(data["digest"], str) or not DIGEST.fullmatch(data["digest"]):
+            raise ValueError(f"{data['digest']!r} is not a digest")
         return cls(media_type=data.get("mediaType", ""), digest=data["digest"],
                    size=int(data.get("size", 0)),
                    platform=platform_name(platform) if platform else None,
@@ -237,10 +248,23 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, raw: bytes, media_type: str = "") -> Manifest:
-        media_type = media_type or json.loads(raw).get("mediaType", "")
+        """ValueError, saying what is wrong, unless raw is an index or an image manifest
+        whose descriptors can be read (a registry may serve anything: Harbor has served
+        schema 1 manifests, without config, to clients asking for schema 2:
+        goharbor/harbor#12208, containerd/containerd#5632)."""
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"not a JSON object but {type(data).__name__}")
+        media_type = media_type or data.get("mediaType", "")
         if not media_type:
             raise ValueError("manifest without a media type")
-        return cls(digest=sha256(raw), media_type=media_type, raw=raw)
+        manifest = cls(digest=sha256(raw), media_type=media_type, raw=raw)
+        try:
+            _ = manifest.children if manifest.is_index else manifest.blobs   # each one read
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            what = "index" if manifest.is_index else "image manifest"
+            raise ValueError(f"malformed {what} ({type(error).__name__}: {error})") from None
+        return manifest
 
     @functools.cached_property
     def json(self) -> dict[str, Any]:
@@ -303,11 +327,13 @@ class Registry:
 
     def __init__(self, host: str, *, username: str = "", password: str = "",
                  ca_cert: Path | None = None, scheme: str | None = None, attempts: int = 4,
-                 backoff: float = 2.0, session: requests.Session | None = None) -> None:
+                 backoff: float = 2.0, session: requests.Session | None = None,
+                 docker_hub: bool = False) -> None:
         if "://" in host or "/" in host or not host:
             raise ValueError(f"registry host {host!r}: give HOST or HOST:PORT, "
                              "without scheme or path")
         self.host = DOCKER_HUB if host in ("docker.io", "index.docker.io") else host
+        self.docker_hub = docker_hub or self.host == DOCKER_HUB    # its quirks apply
         self.scheme = scheme or default_scheme(self.host, ca_cert)
         self.base = f"{self.scheme}://{self.host}"
         self.username = username
@@ -456,21 +482,33 @@ class Registry:
         if response.status_code != 200:
             raise self._error(response, f"GET manifest {reference}", repository=repository)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        for expected in (response.headers.get("Docker-Content-Digest"),
+                         reference if reference.startswith("sha256:") else None):
+            if expected and expected != sha256(response.content):
+                raise RegistryError(f"{self.host}/{repository}: manifest {reference} has "
+                                    f"digest {sha256(response.content)}, expected {expected}")
         try:
-            manifest = Manifest.from_bytes(response.content,
-                                           media_type if media_type in MANIFEST_TYPES else "")
+            return Manifest.from_bytes(response.content,
+                                       media_type if media_type in MANIFEST_TYPES else "")
         except ValueError as error:
             raise RegistryError(f"{self.host}/{repository}: manifest {reference} is not a "
                                 f"manifest ({error})") from None
-        for expected in (response.headers.get("Docker-Content-Digest"),
-                         reference if reference.startswith("sha256:") else None):
-            if expected and expected != manifest.digest:
-                raise RegistryError(f"{self.host}/{repository}: manifest {reference} has "
-                                    f"digest {manifest.digest}, expected {expected}")
-        return manifest
 
     def _config(self, repository: str, manifest: Manifest) -> dict[str, Any]:
-        return cast(dict[str, Any], json.loads(self.get_blob(repository, manifest.json["config"]["digest"])))
+        """An image manifest's config (a JSON object), or RegistryError saying what it is."""
+        if not manifest.blobs:
+            raise RegistryError(f"{self.host}/{repository}: {manifest.digest} is an index where an "
+                                "image manifest belongs")
+        digest = manifest.blobs[0].digest
+        try:
+            config = json.loads(self.get_blob(repository, digest))
+        except ValueError as error:
+            raise RegistryError(f"{self.host}/{repository}: config {digest} of {manifest.digest} "
+                                f"is not JSON ({error})") from None
+        if not isinstance(config, dict) or not isinstance(config.get("config") or {}, dict):
+            raise RegistryError(f"{self.host}/{repository}: config {digest} of {manifest.digest} "
+                                "is not an image configuration")
+        return cast(dict[str, Any], config)
 
     def _get_blob(self, repository: str, digest: str) -> bytes:
         response = self._request("GET", repository, f"/v2/{repository}/blobs/{digest}")
@@ -566,8 +604,8 @@ class Registry:
         response = self._send(method, url, {**(headers or {}), **self._authorization(wanted)},
                               **kwargs)
         if response.status_code != 401:
-            if self._basic and self._credentials:
-                self.proven = True
+            if self._basic and self._credentials and response.ok:
+                self.proven = True      # accepted; a 403 proves nothing
             return response
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
@@ -654,11 +692,12 @@ class Registry:
         return response
 
     def _absent(self, response: requests.Response) -> bool:
-        """404, or Docker Hub's 401/403 for a repository that does not exist yet (only once
-        our credentials are proven; otherwise the 401 is an AuthError)."""
+        """404, or Docker Hub's 401 for a repository that does not exist yet (only from
+        Docker Hub, once our credentials are proven; otherwise the 401 is an AuthError).
+        Never a 403: that is a permission error, raised by the caller."""
         if response.status_code == 404:
             return True
-        return response.status_code in (401, 403) and self.proven
+        return response.status_code == 401 and self.docker_hub and self.proven
 
     def _missing_credentials(self, repository: str, action: str) -> AuthError:
         return AuthError(f"{self.host}: {action} access to {repository} needs credentials; "
@@ -707,7 +746,8 @@ class Registry:
 
 
 def _labels(config: Mapping[str, Any]) -> dict[str, str]:
-    return dict((config.get("config") or {}).get("Labels") or {})
+    labels = (config.get("config") or {}).get("Labels") or {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 # ----------------------------------------------------------------------------- docker save
@@ -749,7 +789,10 @@ class _Layout:
         if not self.has(descriptor.digest):
             raise PublishError(f"{self.archive}: manifest {descriptor.digest} is missing")
         raw = self.open(descriptor).read()
-        manifest = Manifest.from_bytes(raw, descriptor.media_type)
+        try:
+            manifest = Manifest.from_bytes(raw, descriptor.media_type)
+        except ValueError as error:
+            raise PublishError(f"{self.archive}: manifest {descriptor.digest}: {error}") from None
         if manifest.digest != descriptor.digest:
             raise PublishError(f"{self.archive}: manifest {descriptor.digest} has digest "
                                f"{manifest.digest}")

@@ -51,7 +51,17 @@ from .matrix import Registry, Signing
 from .plan import Plan, Target
 from .registries import ManifestCache, Session
 from .signing import Signer
-from .tags import CURRENT, MOVE, Current, TagAction, describe, full_tag_changes, plan_tags
+from .tags import (
+    CURRENT,
+    MOVE,
+    REFUSE,
+    Current,
+    TagAction,
+    describe,
+    dropped_platforms,
+    full_tag_changes,
+    plan_tags,
+)
 
 MODES = ("publish", "by-digest", "merge")
 UNSIGNED = Signing()
@@ -80,13 +90,16 @@ class Outcome:
     digest: str = ""
     reason: str = ""
     seconds: float = 0.0
+    error: type[PipelineError] = PublishError
 
     @property
     def ok(self) -> bool:
         return self.status != "failed"
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, error: type[PipelineError] = PublishError) -> None:
+        """error: the kind of failure, whose exit code the run returns (check)."""
         self.status, self.reason = "failed", registries.redact(" ".join(reason.split()))
+        self.error = error
 
 
 @dataclasses.dataclass
@@ -106,11 +119,17 @@ class Decision:
 
 
 def check(outcomes: Sequence[Outcome]) -> int:
+    """0, or the error of the failed outcomes: a refused target (ConfigurationError, exit 2)
+    first, since the command itself must change; else PublishError (exit 9)."""
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise PublishError(f"{len(failed)} of {len(outcomes)} target × registry publications failed: "
-                           + ", ".join(f"{o.target.id} → {o.registry.name}" for o in failed))
+        raise failure(failed)(f"{len(failed)} of {len(outcomes)} target × registry publications "
+                              "failed: " + ", ".join(f"{o.target.id} → {o.registry.name}" for o in failed))
     return 0
+
+
+def failure(failed: Sequence[Outcome]) -> type[PipelineError]:
+    return ConfigurationError if any(o.error is ConfigurationError for o in failed) else PublishError
 
 
 Handler = Callable[["Publisher", Decision, list[Session], dict[str, Outcome]], None]
@@ -147,11 +166,25 @@ class Publisher:
                     if self.dry_run:
                         self._would(decision, todo, outcomes)
                     else:
-                        handle(self, decision, todo, outcomes)
+                        self._handle(handle, decision, todo, outcomes)
             for outcome in outcomes.values():
                 outcome.seconds = time.monotonic() - start
             results += outcomes.values()
         return results
+
+    def _handle(self, handle: Handler, decision: Decision, todo: list[Session],
+                outcomes: dict[str, Outcome]) -> None:
+        """The mode's work for one target. What escapes it (a `docker save` or `inspect` that
+        failed, a registry error outside a registry's own step) fails this target in every
+        registry it had not finished; the run goes on with the next target."""
+        try:
+            handle(self, decision, todo, outcomes)
+        except (PipelineError, DockerException) as error:
+            why = f"{decision.target.id}: {reason_of(error)}"
+            log.error(registries.redact(why))
+            for session in todo:
+                if outcomes[session.name].status == "pending":
+                    outcomes[session.name].fail(why)
 
     def decide(self, target: Target, outcomes: dict[str, Outcome]) -> Decision | None:
         """Read every tag in every registry (concurrently), then decide per tag."""
@@ -199,8 +232,30 @@ class Publisher:
             log.info(f"  {session.name}: " + (f"all {len(actions)} tags up to date"
                                               if all(a.action == CURRENT for a in actions)
                                               else describe(actions)))
+        self._refuse_dropping_platforms(decision, outcomes)
         self._refuse_immutable(decision, outcomes)
         return decision
+
+    def _refuse_dropping_platforms(self, decision: Decision, outcomes: dict[str, Outcome]) -> None:
+        """A tag never loses a platform (tags.plan_tags refuses such a move): the whole target
+        is refused before anything of it is pushed anywhere, and the run exits 2."""
+        target = decision.target
+        refused = {(name, a.tag) for name, actions in decision.actions.items()
+                   for a in actions if a.action == REFUSE}
+        if not refused:
+            return
+        dropped = sorted({p for name, tag in refused if (current := decision.states[name][tag])
+                          for p in dropped_platforms(target, current)})
+        tags = [t for t in target.tags if any(tag == t for _, tag in refused)]
+        names = [s.name for s in self.sessions if any(name == s.name for name, _ in refused)]
+        why = (f"{target.id}: refused: publishing it for {', '.join(target.platforms)} only would "
+               f"take {', '.join(dropped)} away from {', '.join(tags)} (in {', '.join(names)}); "
+               f"nothing of {target.id} was pushed. Publish it for every platform its tags have: "
+               f"leave out --platform, or put {', '.join(dropped)} back in matrix.yaml's platforms")
+        log.error(why)
+        for outcome in outcomes.values():
+            if outcome.ok:
+                outcome.fail(why, ConfigurationError)
 
     def _refuse_immutable(self, decision: Decision, outcomes: dict[str, Outcome]) -> None:
         """An ECR repository with immutable tags cannot move one: refuse the whole target
@@ -270,9 +325,16 @@ def attempt(outcome: Outcome, action: Callable[[], None]) -> None:
     try:
         action()
     except (PipelineError, DockerException) as error:
-        reason = error.stderr or str(error) if isinstance(error, DockerException) else str(error)
+        reason = reason_of(error)
         log.error(registries.redact(reason))
         outcome.fail(reason)
+
+
+def reason_of(error: PipelineError | DockerException) -> str:
+    """An error's message; a docker command's error output, else the command and its exit code."""
+    if isinstance(error, DockerException):
+        return error.stderr or str(error)
+    return str(error)
 
 
 @contextlib.contextmanager
@@ -499,8 +561,9 @@ def outdated(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
             decision = publisher.decide(target, outcomes)
             failed = [f"{o.registry.name}: {o.reason}" for o in outcomes.values() if not o.ok]
             if failed or decision is None:
-                raise PublishError(f"{target.id}: cannot tell whether it is up to date: "
-                                   + "; ".join(failed or ["no registry could be read"]))
+                error = failure([o for o in outcomes.values() if not o.ok])
+                raise error(f"{target.id}: cannot tell whether it is up to date: "
+                            + "; ".join(failed or ["no registry could be read"]))
             build = [s.name for s in sessions if decision.needs_image(s)]
             if build:
                 full = next(a for s in sessions for a in decision.actions[s.name]

@@ -241,7 +241,7 @@ def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], c
     host, repository = api_location(registry)
     keep_secret(password)
     api = distribution.Registry(host, username=username, password=password, ca_cert=ca_cert,
-                                backoff=BACKOFF)
+                                backoff=BACKOFF, docker_hub=registry.type == "dockerhub")
     if username:
         with log.step(f"login {registry.name} ({host}) as {username}"):
             api.check_login(repository, push=not read_only)
@@ -269,17 +269,21 @@ def credentials(registry: Registry, environ: Mapping[str, str], *, read_only: bo
 
 def docker_config_login(host: str, environ: Mapping[str, str]) -> tuple[str, str]:
     """The login `docker login` stored for host: config.json `auths`, or its credential
-    helper (`credHelpers`, `credsStore`). ("", "") when there is none."""
-    directory = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    helper (`credHelpers`, `credsStore`). ("", "") when there is none; PublishError when
+    the helper's answer or the stored login cannot be read (never showing either: they may
+    hold the secret)."""
+    path = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
     try:
-        config = json.loads((directory / "config.json").read_text())
+        config = json.loads(path.read_text())
     except (OSError, ValueError):
+        return "", ""
+    if not isinstance(config, dict):
         return "", ""
     names = [host, f"https://{host}", f"http://{host}"]
     if host == DOCKER_HUB_API:
         names = ["https://index.docker.io/v1/", "index.docker.io", "docker.io", *names]
-    helper = next((config.get("credHelpers", {})[n] for n in names if n in config.get("credHelpers", {})),
-                  config.get("credsStore", ""))
+    helpers = _table(config, "credHelpers")
+    helper = next((helpers[n] for n in names if n in helpers), config.get("credsStore", ""))
     if helper:
         for name in names:
             try:
@@ -288,14 +292,45 @@ def docker_config_login(host: str, environ: Mapping[str, str]) -> tuple[str, str
             except (OSError, subprocess.TimeoutExpired):
                 break
             if done.returncode == 0:
-                data = json.loads(done.stdout)
-                return str(data.get("Username", "")), str(data.get("Secret", ""))
+                return _helper_login(done.stdout, helper, name, path)
+    auths = _table(config, "auths")
     for name in names:
-        auth = config.get("auths", {}).get(name, {}).get("auth", "")
+        entry = auths.get(name)
+        auth = entry.get("auth", "") if isinstance(entry, dict) else ""
         if auth:
-            username, _, password = base64.b64decode(str(auth)).decode().partition(":")
+            try:
+                username, _, password = base64.b64decode(str(auth), validate=True).decode().partition(":")
+            except ValueError:
+                raise PublishError(f"{host}: the login stored for {name} in {path} (auths.*.auth) "
+                                   "is not base64 of USER:PASSWORD; run `docker login "
+                                   f"{host}` again, or set the registry's username_env/"
+                                   "password_env") from None
             return username, password
     return "", ""
+
+
+def _table(config: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = config.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _helper_login(output: str, helper: str, name: str, config: Path) -> tuple[str, str]:
+    """(Username, Secret) of a credential helper's `get` answer (docker-credential-helpers:
+    a JSON object with ServerURL, Username, Secret)."""
+    try:
+        data = json.loads(output)
+        if not isinstance(data, dict):
+            raise ValueError(type(data).__name__)
+        username, secret = data.get("Username", ""), data.get("Secret", "")
+        if not isinstance(username, str) or not isinstance(secret, str):
+            raise ValueError("Username or Secret is not a string")
+    except ValueError:
+        raise PublishError(f"{name}: the credential helper docker-credential-{helper} (named in "
+                           f"{config}) answered `get` with something that is not its JSON login "
+                           "({\"Username\": …, \"Secret\": …}); check it with `echo "
+                           f"{name} | docker-credential-{helper} get`, or set the registry's "
+                           "username_env/password_env") from None
+    return username, secret
 
 
 def _ecr(registry: Registry, environ: Mapping[str, str], *,

@@ -21,7 +21,8 @@ A development snapshot (`snapshot_tags`, a commit of the git repository) gets
 `<branch>-git` ('/' written '-'), which follows the branch. Neither can be a release tag.
 
 What to do with each tag, given what it points at in a registry (`plan_tags`): create,
-move, keep (it points at a newer version, or at an image not made here) or up to date.
+move, keep (it points at a newer version, or at an image not made here) or up to date;
+refuse when the move would take a platform away from the tag (`_keeps_platforms`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .versions import Spec, Version, newest_with_prefix, resolve
 if TYPE_CHECKING:
     from .plan import Target
 
-CREATE, MOVE, KEEP, CURRENT = "create", "move", "keep", "up to date"
+CREATE, MOVE, KEEP, CURRENT, REFUSE = "create", "move", "keep", "up to date", "refuse"
 
 
 def tags_for(version: Version, variant: str, releases: Iterable[Version]) -> list[str]:
@@ -109,7 +110,7 @@ class Current:
 @dataclasses.dataclass(frozen=True)
 class TagAction:
     tag: str
-    action: str        # create | move | keep | up to date
+    action: str        # create | move | keep | up to date | refuse
     reason: str = ""
 
     @property
@@ -126,7 +127,8 @@ def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None],
     else it is (re)pushed, with the reason. An alias
     (`22`, `lts`, ...) moves only forward: it is kept when it points at a newer version,
     or at an image without a readable version label (not made here: left alone). A
-    snapshot's branch tag follows its branch (`_branch_tag`).
+    snapshot's branch tag follows its branch (`_branch_tag`). No tag moves to an image with
+    fewer platforms than the one it points at now: refuse, naming them (`_keeps_platforms`).
     """
     actions = []
     version = target.version
@@ -148,7 +150,30 @@ def plan_tags(target: Target, inputs: str, remote: Mapping[str, Current | None],
             actions.append(TagAction(tag, CURRENT))
         else:
             actions.append(TagAction(tag, MOVE, "from an older build of the same version"))
-    return actions
+    return [_keeps_platforms(target, action, remote.get(action.tag)) for action in actions]
+
+
+def _keeps_platforms(target: Target, action: TagAction, current: Current | None) -> TagAction:
+    """A tag moves only to an image with at least the platforms it has now (a run narrowed
+    by --platform, or a matrix that lost a platform, must not strip them from a tag)."""
+    if action.action != MOVE or current is None:
+        return action
+    dropped = dropped_platforms(target, current)
+    if not dropped:
+        return action
+    return TagAction(action.tag, REFUSE, f"would drop {', '.join(dropped)}: it has "
+                     f"{', '.join(sorted(current.platforms))}, this run builds "
+                     f"{', '.join(sorted(target.platforms))}")
+
+
+def dropped_platforms(target: Target, current: Current) -> list[str]:
+    """The platforms the image a tag points at has and target's image would not."""
+    return sorted({_platform(p) for p in current.platforms} - {_platform(p) for p in target.platforms})
+
+
+def _platform(name: str) -> str:
+    """linux/arm64/v8 is linux/arm64 (containerd's platforms.Normalize: v8 is arm64's default)."""
+    return name.removesuffix("/v8") if name.startswith("linux/arm64/") else name
 
 
 def _branch_tag(target: Target, tag: str, version: GitVersion, inputs: str, current: Current,

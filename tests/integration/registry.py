@@ -3,8 +3,10 @@
 Debian's `docker-registry` (distribution 2.8) started on a free port with its own config and
 storage, optionally with htpasswd basic auth and TLS from a throwaway CA; a small TCP proxy
 that can "stop the registry" at a chosen moment of a push; a reader of the registry's
-HTTP API that checks every tag points at a complete image; and a Docker-Hub-like HTTP front
-(HubStandIn: token auth, 401 for new repositories, pull-limit headers, faults on demand).
+HTTP API that checks every tag points at a complete image; a Docker-Hub-like HTTP front
+(HubStandIn: token auth, 401 for new repositories, pull-limit headers, faults on demand); and
+RegistryFront, which answers what docker-registry never does (403 DENIED to a user it
+knows, a malformed manifest) in front of any of them.
 
 Why the TLS registry listens on [::1]: dockerd treats registries that resolve into
 127.0.0.0/8 as insecure (it skips certificate checks), so a TLS registry on 127.0.0.1 would
@@ -18,6 +20,7 @@ import base64
 import collections
 import contextlib
 import dataclasses
+import hashlib
 import http.server
 import json
 import re
@@ -331,6 +334,111 @@ class CuttingProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+# ----------------------------------------------------------------------------- answers it cannot give
+
+@dataclasses.dataclass
+class Answer:
+    """What RegistryFront answers to requests matching method and path (regex), instead of
+    the registry: a status with the registry's JSON error body, or (status 200) `manifest`,
+    served as a manifest with its own digest and media type in the headers."""
+
+    method: str | None
+    path: re.Pattern
+    status: int = 200
+    code: str = ""
+    message: str = ""
+    manifest: bytes = b""
+    media_type: str = ""
+
+
+class RegistryFront:
+    """An HTTP front for a LocalRegistry (with or without auth) that answers some requests
+    itself, the way real registries do and docker-registry cannot be made to, and passes
+    everything else through as is (Authorization included, so the registry's own auth still
+    decides who is who). `answers`: (method, path, status) of every request."""
+
+    def __init__(self, upstream: LocalRegistry) -> None:
+        self.upstream = upstream
+        self.rules: list[Answer] = []
+        self.answers: list[tuple[str, str, int]] = []
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                front._handle(self)
+
+            do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def forbid(self, method: str | None, path: str, code: str, message: str) -> None:
+        """403 with that error code and message for matching requests."""
+        self.rules.append(Answer(method, re.compile(path), 403, code, message))
+
+    def serve_manifest(self, path: str, manifest: bytes, media_type: str) -> None:
+        """GET/HEAD of matching manifests answer 200 with these bytes (their own digest)."""
+        for method in ("GET", "HEAD"):
+            self.rules.append(Answer(method, re.compile(path), manifest=manifest,
+                                     media_type=media_type))
+
+    def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        path = urlsplit(handler.path).path
+        rule = next((r for r in self.rules if r.method in (None, handler.command)
+                     and r.path.fullmatch(path)), None)
+        if rule and rule.status != 200:
+            self._reply(handler, rule.status, _errors(rule.code, rule.message))
+        elif rule:
+            digest = "sha256:" + hashlib.sha256(rule.manifest).hexdigest()
+            self._reply(handler, 200, rule.manifest, {"Content-Type": rule.media_type,
+                                                      "Docker-Content-Digest": digest})
+        else:
+            self._forward(handler, body)
+
+    def _forward(self, handler, body: bytes) -> None:
+        headers = {key: value for key, value in handler.headers.items()
+                   if key.lower() in ("accept", "content-type", "content-length", "authorization")}
+        headers["Host"] = self.host
+        upstream = requests.request(handler.command, self.upstream.url + handler.path,
+                                    headers=headers, data=body or None, allow_redirects=False,
+                                    stream=True, timeout=60)
+        content = b"" if handler.command == "HEAD" else upstream.raw.read(decode_content=False)
+        upstream.close()
+        reply = {key: value for key, value in upstream.headers.items()
+                 if key.lower() not in _HOP_BY_HOP}
+        if "Location" in reply:
+            reply["Location"] = reply["Location"].replace(self.upstream.url, f"http://{self.host}")
+        if handler.command == "HEAD":
+            reply["Content-Length"] = upstream.headers.get("Content-Length", "0")
+        self._reply(handler, upstream.status_code, content, reply)
+
+    def _reply(self, handler, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+        headers = dict(headers or {})
+        handler.send_response(status)
+        headers.setdefault("Content-Length", str(len(body)))
+        if body and "Content-Type" not in headers:
+            headers["Content-Type"] = "application/json"
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if body and handler.command != "HEAD":
+            handler.wfile.write(body)
+        self.answers.append((handler.command, urlsplit(handler.path).path, status))
 
 
 # ----------------------------------------------------------------------------- Docker Hub stand-in

@@ -34,6 +34,7 @@ from tests.integration.conftest import BASE_IMAGE, TEST_IMAGE, require
 from tests.integration.registry import (
     HubStandIn,
     LocalRegistry,
+    RegistryFront,
     free_port,
     make_ca,
     start_registry,
@@ -146,7 +147,9 @@ def hub(tools, tmp_path):
 
 
 def hub_client(hub: HubStandIn, **options) -> Registry:
-    return Registry(hub.host, username=USER, password=PASSWORD, backoff=0.01, **options)
+    """A client of the stand-in as of Docker Hub (its quirks apply: `docker_hub`)."""
+    return Registry(hub.host, username=USER, password=PASSWORD, backoff=0.01, docker_hub=True,
+                    **options)
 
 
 @pytest.fixture(params=["plain", "basic", "tls", "hub"])
@@ -349,6 +352,39 @@ def test_incomplete_archive_pushes_nothing(plain, saved, tmp_path):
     assert push_saved_image(registry, repo, partial, platform="linux/amd64").platform == "linux/amd64"
 
 
+def test_a_403_is_a_permission_error_never_absent(basic, saved):
+    """docker-registry behind RegistryFront, which answers 403 DENIED to manifest reads (as
+    ECR does for a role without ecr:BatchGetImage, GHCR for a token without access to the
+    package: see test_publish.ECR_DENIED): with basic auth, accepted credentials, the read
+    is an AuthError naming the host, the tag and the status; a 403 never proves the
+    credentials; a 404 behind the same front is still "absent"."""
+    repo = "distribution/forbidden"
+    Registry(basic.host, username=USER, password=PASSWORD).check_login(repo, push=True)
+    push_saved_image(Registry(basic.host, username=USER, password=PASSWORD), repo,
+                     saved["bare"].archive, tag="1")
+    front = RegistryFront(basic)
+    try:
+        front.forbid(None, rf"/v2/{repo}/manifests/1", "DENIED", "not authorized to perform: "
+                     "ecr:BatchGetImage")
+        unproven = Registry(front.host, username=USER, password=PASSWORD, backoff=0.01)
+        for read in (unproven.head_manifest, unproven.get_manifest, unproven.image_info):
+            with pytest.raises(AuthError) as caught:
+                read(repo, "1")
+            assert caught.value.status == 403 and not caught.value.transient
+            assert f"{front.host}/{repo}" in str(caught.value) and PASSWORD not in str(caught.value)
+        assert not unproven.proven
+        proven = Registry(front.host, username=USER, password=PASSWORD, backoff=0.01)
+        proven.check_login(repo, push=True)
+        assert proven.proven
+        with pytest.raises(AuthError, match="HTTP 403 DENIED: not authorized"):
+            proven.get_manifest(repo, "1")
+        assert proven.head_manifest(repo, "2") is None           # a real 404
+        assert [status for _, path, status in front.answers if path.endswith("/manifests/1")] == \
+            [403, 403, 403, 403]
+    finally:
+        front.close()
+
+
 # ----------------------------------------------------------------------------- Docker Hub quirks
 
 def test_hub_first_push_to_a_new_repository(hub, saved):
@@ -367,7 +403,7 @@ def test_hub_first_push_to_a_new_repository(hub, saved):
     # credentials proven by the token alone (no check_login) count as well
     assert hub_client(hub).head_manifest(f"{USER}/other-new", "1.0") is None
     # anonymous: pulls what exists, but a 401 is not "absent" without credentials
-    anonymous = Registry(hub.host)
+    anonymous = Registry(hub.host, docker_hub=True)
     assert anonymous.head_manifest(repo, "1.0") == pushed.digest
     with pytest.raises(AuthError, match="none are configured") as caught:
         anonymous.head_manifest(f"{USER}/other-new", "1.0")

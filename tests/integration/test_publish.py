@@ -14,6 +14,7 @@ repositories, STS); a local registry plays the ECR registry endpoint (matrix key
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -22,11 +23,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from pipeline import distribution, image, publish, registries, report, tagspage
 from pipeline.build import Maker
-from pipeline.errors import SmokeError
+from pipeline.errors import ConfigurationError, PublishError, SmokeError
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -36,6 +38,7 @@ from tests.integration.hub_api import HubApiStandIn
 from tests.integration.registry import (
     CuttingProxy,
     HubStandIn,
+    RegistryFront,
     free_port,
     start_registry,
     wait_for,
@@ -152,11 +155,11 @@ def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: 
 
 def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=version_smoke,
                 dry_run=False, variants=(), cache=None, mode="publish", digests=None,
-                build_platform="", base_digest=lambda name: "", description=""):
+                build_platform="", base_digest=lambda name: "", description="", platforms=()):
     """publish.execute, as `pipeline publish` runs it, with the tiny image's Maker."""
     matrix = load(matrix_path, environ={})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs),
-                     variants=list(variants))
+                     variants=list(variants), platforms=list(platforms))
     options = publish.Options(dry_run=dry_run, manifest_cache=cache, mode=mode, digests=digests,
                               build_platform=build_platform)
     outcomes = publish.execute(plan, make_maker(matrix, tiny, matrix_path.parent / "out", smoke,
@@ -364,6 +367,65 @@ def test_an_older_patch_never_moves_a_tag_back(docker, plain_registry, tiny, tmp
     assert plain_registry.complete(REPO, "22.9")[0] == plain_registry.complete(REPO, "22.9.0")[0]
 
 
+def test_a_run_for_fewer_platforms_never_strips_them_from_a_tag(docker, plain_registry, tiny,
+                                                                tmp_path):
+    """Issue 23.2: the registry holds 22.10.1 for linux/amd64 and linux/arm64 under every tag.
+    `publish --platform linux/amd64` (and `build --push --platform`), through the real CLI, a
+    dry run and a real one: exit 2, the platform it would drop and the tags named, nothing
+    pushed. The same narrowed run through publish.execute with the tiny image's Maker
+    (whose smoke test passes, so only the refusal stops it): the target fails with a
+    ConfigurationError and every tag still points at the two-platform image. A newer patch
+    built for amd64 only is refused too: the aliases it would take hold arm64."""
+    from pytest_httpserver import HTTPServer
+
+    dockerfiles, context, digest = tiny
+    with HTTPServer(host="127.0.0.1", port=free_port()) as server:
+        for version in ("22.10.1", "22.10.2"):
+            server.expect_request(
+                f"/downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-{version}.sha256"
+            ).respond_with_data(f"{digest}  asterisk-{version}.tar.gz\n")
+        mirror = server.url_for("/").rstrip("/")
+        matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"], mirror=mirror)
+        assert statuses(run_publish(docker, matrix, tiny, variants=["plain"])) == {
+            ("22.10.1", "local"): "published"}
+        tags = ["22", "22.10", "22.10.1", "latest", "lts"]
+        assert plain_registry.tags(REPO) == tags
+        before = {tag: plain_registry.complete(REPO, tag) for tag in tags}
+        assert all(platforms == PLATFORMS for _, platforms in before.values())
+
+        env = {"PIPELINE_OUT": str(tmp_path / "out")}
+        for command in (["publish", "--dry-run"], ["publish"], ["build", "--push"]):
+            result = cli([*command, "22.x", "--matrix", str(matrix), "--variant", "plain",
+                          "--platform", "linux/amd64"], cwd=tmp_path, env=env, dockerfiles=dockerfiles)
+            output = result.stdout + result.stderr
+            assert result.returncode == 2, output
+            assert ("22.10.1: refused: publishing it for linux/amd64 only would take linux/arm64 "
+                    "away from 22.10.1, 22.10, 22, lts, latest (in local); nothing of 22.10.1 was "
+                    "pushed") in " ".join(output.split()), output
+            assert "22 refuse (would drop linux/arm64" in output
+            assert "| 22.10.1 | local    | failed" in output
+            assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
+
+        narrowed = run_publish(docker, matrix, tiny, variants=["plain"], platforms=["linux/amd64"])
+        assert statuses(narrowed) == {("22.10.1", "local"): "failed"}
+        assert narrowed[0].error is ConfigurationError and "linux/arm64" in narrowed[0].reason
+        with pytest.raises(ConfigurationError):
+            publish.check(narrowed)
+        assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
+
+        newer = write_matrix(tmp_path / "newer", [oci_entry(plain_registry)], ["22.10.1", "22.10.2"],
+                             mirror=mirror)
+        [refused] = run_publish(docker, newer, tiny, variants=["plain"], platforms=["linux/amd64"])
+        assert refused.status == "failed" and refused.error is ConfigurationError
+        assert "linux/arm64 away from 22.10, 22, lts, latest" in refused.reason
+        assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
+
+        # every platform the tags have: the newer patch goes out and takes the aliases
+        [published] = run_publish(docker, newer, tiny, variants=["plain"])
+        assert published.status == "published", published.reason
+        assert plain_registry.complete(REPO, "22")[1] == PLATFORMS
+
+
 def test_dry_run_prints_every_tag_and_touches_nothing(auth_registry, tmp_path, tiny):
     """Through the CLI, with the release checksum served over HTTP like the upstream mirror;
     once with credentials, once without (a dry run names what is missing and exits 0)."""
@@ -492,6 +554,212 @@ def test_publish_puts_the_tags_page_into_the_docker_hub_description(docker, hub,
     err = capsys.readouterr().err
     assert "description of " in err and "not updated (the images are published)" in err
     assert hub.password not in err and not any(token in err for token in api.tokens)
+
+
+# ----------------------------------------------------------------------------- answers that are not "absent"
+
+# What ECR answers a role that may push but not read (no ecr:BatchGetImage), as users saw it:
+# bottlerocket-os/bottlerocket-update-operator#157, everything2/everything2#2562; the status
+# is 403 (dotnet/sdk#37659). GHCR answers a HEAD of a package the token may not read with 403
+# too (LeoMartinDev/voy#3, docker/build-push-action#981), and GCR alike
+# (google/go-containerregistry#825). docker-registry answers 401 or 200, never 403: the
+# RegistryFront (tests/integration/registry.py) gives the 403 in front of it.
+ECR_DENIED = ("User: arn:aws:sts::123456789012:assumed-role/publisher/ci is not authorized to "
+              "perform: ecr:BatchGetImage on resource: "
+              "arn:aws:ecr:eu-west-1:123456789012:repository/asterisk")
+
+
+@pytest.fixture
+def front(auth_registry):
+    made = RegistryFront(auth_registry)
+    yield made
+    made.close()
+
+
+def counting(built: list):
+    def smoke(docker, image_ref, target, platform, logs):
+        built.append(target.id)
+        version_smoke(docker, image_ref, target, platform, logs)
+    return smoke
+
+
+def test_a_tag_the_credentials_may_not_read_is_an_error_not_a_first_publish(docker, auth_registry,
+                                                                          front, tiny, tmp_path):
+    """Issue 18.4: basic auth (as ECR has it), the credentials accepted at login, then 403 on
+    every manifest read: a role that may push but not read. A stale release list gives 22.9.0
+    the tags 22, lts and latest, which hold 22.10.1: read as "absent", they were created over
+    it (moved backwards, past the never-backwards check). Now the target fails in that
+    registry with the 403 named, nothing is built or pushed, every tag stays, exit 9."""
+    entry = oci_entry(auth_registry)
+    new = write_matrix(tmp_path / "new", [entry], ["22.9.0", "22.10.1"])
+    run_publish(docker, new, tiny, variants=["plain"], environ=creds(auth_registry))
+    before = {tag: auth_registry.complete(REPO, tag) for tag in auth_registry.tags(REPO)}
+    assert sorted(before) == ["22", "22.10", "22.10.1", "latest", "lts"]
+
+    for method in ("HEAD", "GET"):
+        front.forbid(method, rf"/v2/{REPO}/manifests/.*", "DENIED", ECR_DENIED)
+    stale = write_matrix(tmp_path / "stale", [{**entry, "repository": f"{front.host}/{REPO}"}],
+                         ["22.9.0"])
+    built: list[str] = []
+    outcomes = run_publish(docker, stale, tiny, variants=["plain"], environ=creds(auth_registry),
+                           smoke=counting(built))
+    assert statuses(outcomes) == {("22.9.0", "local"): "failed"}
+    assert f"{front.host}/{REPO}: HEAD manifest 22.9.0: HTTP 403" in outcomes[0].reason
+    assert ("HEAD", f"/v2/{REPO}/manifests/22.9.0", 403) in front.answers
+    assert built == []
+    with pytest.raises(PublishError) as caught:
+        publish.check(outcomes)
+    assert caught.value.exit_code == 9
+    assert {tag: auth_registry.complete(REPO, tag) for tag in auth_registry.tags(REPO)} == before
+
+
+def test_docker_hubs_401_for_a_new_repository_is_docker_hubs_alone(docker, hub, tiny, tmp_path):
+    """The Docker Hub stand-in answers 401 for a repository that does not exist yet, as
+    Docker Hub does (binderhub#1664): a `dockerhub` entry publishes it for the first time
+    (test_docker_hub_first_publish_creates_the_repository). The same answer to an `oci`
+    entry is what it says, an error; and a 403 from Docker Hub itself, for a repository that
+    exists, is never "absent" either: the tags stay where they are."""
+    oci = {"name": "hub", "type": "oci", "repository": f"{hub.host}/{hub.username}/{REPO}",
+           "username_env": "HUB_USER", "password_env": "HUB_TOKEN"}
+    matrix = write_matrix(tmp_path / "oci", [oci], ["22.10.1"], platforms=["linux/amd64"])
+    [refused] = run_publish(docker, matrix, tiny, environ=hub_creds(hub), variants=["plain"])
+    assert refused.status == "failed" and "HTTP 401" in refused.reason, refused.reason
+    assert hub.upstream.tags(f"{hub.username}/{REPO}") == []
+
+    first = write_matrix(tmp_path / "hub", [hub_entry(hub)], ["22.9.0"], platforms=["linux/amd64"])
+    assert statuses(run_publish(docker, first, tiny, environ=hub_creds(hub), variants=["plain"])) == {
+        ("22.9.0", "hub"): "published"}
+    before = {tag: hub.upstream.complete(f"{hub.username}/{REPO}", tag)
+              for tag in hub.upstream.tags(f"{hub.username}/{REPO}")}
+    hub.fail(403, times=1000, kind="manifest", method="HEAD")
+    newer = write_matrix(tmp_path / "newer", [hub_entry(hub)], ["22.9.0", "22.10.1"],
+                         platforms=["linux/amd64"])
+    [failed] = run_publish(docker, newer, tiny, environ=hub_creds(hub), variants=["plain"])
+    assert failed.status == "failed" and "HTTP 403" in failed.reason, failed.reason
+    hub.faults.clear()
+    assert {tag: hub.upstream.complete(f"{hub.username}/{REPO}", tag)
+            for tag in hub.upstream.tags(f"{hub.username}/{REPO}")} == before
+
+
+# A schema 1 manifest (no config, no media type of its own), served with a schema 2 media type:
+# Harbor has answered clients that asked for schema 2 with schema 1 (goharbor/harbor#12208,
+# containerd/containerd#5632).
+SCHEMA1 = json.dumps({"schemaVersion": 1, "name": f"{REPO}", "tag": "lts", "architecture": "amd64",
+                      "fsLayers": [{"blobSum": "sha256:" + "a" * 64}],
+                      "history": [{"v1Compatibility": "{}"}]}).encode()
+
+
+def test_a_malformed_manifest_fails_its_target_and_the_others_go_on(docker, plain_registry, tiny,
+                                                                     tmp_path):
+    """Issue 18.4: a manifest that cannot be read (KeyError, ValueError) ended the run with
+    exit 1 and no summary. Now it fails the target whose tag points at it, in that registry,
+    with the tag and the reason named; the other targets are decided and reported; exit 9.
+    Two cases: a front serving a schema 1 manifest as schema 2 under `lts` (Harbor did), and
+    an image in the real registry whose config is not JSON (an artifact pushed under one of
+    our tags, e.g. `oras push --config FILE:TYPE`; docker-registry checks only that the
+    config blob exists) under `lts-opus`."""
+    matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"],
+                          platforms=["linux/amd64"])
+    assert set(statuses(run_publish(docker, matrix, tiny)).values()) == {"published"}
+
+    # lts-opus: the same image manifest, its config descriptor pointing at its last layer
+    _, image = plain_registry.manifest(REPO, "lts-opus")
+    if image.get("manifests"):
+        child = next(c for c in image["manifests"] if c["platform"]["architecture"] == "amd64")
+        _, image = plain_registry.manifest(REPO, child["digest"])
+    layer = image["layers"][-1]
+    image["config"] = {**image["config"], "digest": layer["digest"], "size": layer["size"]}
+    put = requests.put(f"{plain_registry.url}/v2/{REPO}/manifests/lts-opus", data=json.dumps(image),
+                       headers={"Content-Type": image["mediaType"]}, timeout=30)
+    assert put.status_code == 201, put.text
+
+    front = RegistryFront(plain_registry)
+    try:
+        digest = "sha256:" + hashlib.sha256(SCHEMA1).hexdigest()
+        front.serve_manifest(rf"/v2/{REPO}/manifests/(lts|{digest})", SCHEMA1,
+                             "application/vnd.docker.distribution.manifest.v2+json")
+        fronted = write_matrix(tmp_path / "front", [oci_entry(plain_registry, repository=f"{front.host}/{REPO}")],
+                               ["22.10.1"], platforms=["linux/amd64"])
+        outcomes = {o.target.id: o for o in run_publish(docker, fronted, tiny)}
+    finally:
+        front.close()
+    assert {k: o.status for k, o in outcomes.items()} == {"22.10.1": "failed", "22.10.1-opus": "failed"}
+    assert f"{front.host}/{REPO}: manifest {digest} is not a manifest (malformed image manifest" \
+        in outcomes["22.10.1"].reason, outcomes["22.10.1"].reason
+    assert "is not JSON" in outcomes["22.10.1-opus"].reason, outcomes["22.10.1-opus"].reason
+    with pytest.raises(PublishError):
+        publish.check(list(outcomes.values()))
+@pytest.mark.parametrize("stored", ["helper prints junk", "helper prints a list", "auth not base64"])
+def test_an_unreadable_docker_login_fails_that_registry_and_the_others_go_on(plain_registry,
+                                                                             auth_registry, tiny,
+                                                                             tmp_path, stored):
+    """Issue 18.4: a registry without username_env takes the login `docker login` stored.
+    A credential helper that answers `get` with something other than its JSON, or an
+    `auths` entry that is not base64, raised ValueError: exit 1, a traceback, the other
+    registries never reported. Now, through the real CLI (a dry run: nothing is built): that
+    registry fails, naming the helper or the entry and how to check it, without showing
+    what the helper printed (it may hold the secret); the other registry is decided; exit 9."""
+    from pytest_httpserver import HTTPServer
+
+    dockerfiles, context, digest = tiny
+    secret = "s3cret-fr0m-the-helper"
+    bin_dir, config = tmp_path / "bin", tmp_path / "docker-config"
+    bin_dir.mkdir()
+    config.mkdir()
+    printed = {"helper prints junk": f"Username=pipeline Secret={secret}",
+               "helper prints a list": json.dumps([{"Username": "pipeline", "Secret": secret}]),
+               "auth not base64": ""}[stored]
+    helper = bin_dir / "docker-credential-junk"
+    helper.write_text(f"#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '{printed}'\n")
+    helper.chmod(0o755)
+    host = auth_registry.host
+    if stored == "auth not base64":
+        (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": f"%{secret}%"}}}))
+    else:
+        (config / "config.json").write_text(json.dumps({"credHelpers": {host: "junk"}}))
+    with HTTPServer(host="127.0.0.1", port=free_port()) as server:
+        server.expect_request(
+            "/downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.sha256"
+        ).respond_with_data(f"{digest}  asterisk-22.10.1.tar.gz\n")
+        matrix = write_matrix(tmp_path / "m", [
+            {"name": "stored", "type": "oci", "repository": f"{host}/{REPO}"},
+            oci_entry(plain_registry, name="plain")], ["22.10.1"], mirror=server.url_for("/").rstrip("/"))
+        env = {"DOCKER_CONFIG": str(config), "PATH": f"{bin_dir}:{os.environ['PATH']}",
+               "PIPELINE_OUT": str(tmp_path / "out")}
+        result = cli(["publish", "--dry-run", "-v", "--matrix", str(matrix), "--variant", "plain"],
+                     cwd=tmp_path, env=env, dockerfiles=dockerfiles)
+    output = result.stdout + result.stderr
+    assert result.returncode == 9, output
+    assert "Traceback" not in output and secret not in output
+    if stored == "auth not base64":
+        assert f"{host}: the login stored for {host} in {config / 'config.json'}" in output
+    else:
+        assert f"{host}: the credential helper docker-credential-junk (named in " in output
+        assert f"echo {host} | docker-credential-junk get" in output
+    assert "| 22.10.1 | stored   | failed" in output
+    assert "| 22.10.1 | plain    | would publish" in output
+
+
+def test_a_docker_save_that_fails_fails_its_target_and_the_others_go_on(docker, plain_registry,
+                                                                         tiny, tmp_path):
+    """Issue 18.4: a DockerException from `docker save`/`inspect` of the tested image (here,
+    it was removed after its smoke test, as a clean-up on a shared engine can do) ended the
+    run. Now it fails that target, named with Docker's own error; the next target is
+    published; the summary shows both; exit 9."""
+    def removed_after_test(docker, image_ref, target, platform, logs):
+        version_smoke(docker, image_ref, target, platform, logs)
+        if target.variant == "plain":
+            docker.image.remove(image_ref)
+
+    matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"],
+                          platforms=["linux/amd64"])
+    outcomes = run_publish(docker, matrix, tiny, smoke=removed_after_test)
+    assert statuses(outcomes) == {("22.10.1", "local"): "failed", ("22.10.1-opus", "local"): "published"}
+    assert f"22.10.1: Error response from daemon: No such image: {IMAGE_NAME}:22.10.1" in outcomes[0].reason
+    assert plain_registry.tags(REPO) == ["22-opus", "22.10-opus", "22.10.1-opus", "latest-opus", "lts-opus"]
+    with pytest.raises(PublishError) as caught:
+        publish.check(outcomes)
+    assert caught.value.exit_code == 9
 
 
 # ----------------------------------------------------------------------------- the CI split

@@ -180,3 +180,57 @@ def test_make_index_bytes():
     assert index.children == [AMD64, ARM64]
     with pytest.raises(ValueError):
         make_index([])
+
+
+INDEX_ENTRY = {"mediaType": distribution.OCI_MANIFEST, "digest": "sha256:" + "1" * 64, "size": 5}
+
+
+@pytest.mark.parametrize("body, media_type, error", [
+    ([1, 2], "", "not a JSON object but list"),
+    ("a string", distribution.OCI_MANIFEST, "not a JSON object but str"),
+    # a schema 1 manifest served as schema 2 (Harbor did: goharbor/harbor#12208)
+    ({"schemaVersion": 1, "fsLayers": []}, distribution.DOCKER_MANIFEST,
+     "malformed image manifest (KeyError: 'config')"),
+    ({"schemaVersion": 2, "mediaType": distribution.OCI_INDEX,
+      "manifests": [{k: v for k, v in INDEX_ENTRY.items() if k != "digest"}]}, "",
+     "malformed index (KeyError: 'digest')"),
+    ({"schemaVersion": 2, "mediaType": distribution.OCI_INDEX,
+      "manifests": [{**INDEX_ENTRY, "size": "five"}]}, "", "malformed index (ValueError"),
+    ({"schemaVersion": 2, "mediaType": distribution.OCI_INDEX, "manifests": ["sha256:" + "1" * 64]},
+     "", "malformed index (AttributeError"),
+    ({"schemaVersion": 2, "mediaType": distribution.OCI_INDEX,
+      "manifests": [{**INDEX_ENTRY, "digest": "../../../v2/_catalog"}]}, "",
+     "'../../../v2/_catalog' is not a digest"),
+    ({"schemaVersion": 2, "mediaType": distribution.OCI_MANIFEST, "config": {"size": 2}, "layers": []},
+     "", "malformed image manifest (KeyError: 'digest')"),
+    ({"schemaVersion": 2, "mediaType": distribution.OCI_MANIFEST, "config": INDEX_ENTRY,
+      "layers": [{**INDEX_ENTRY, "platform": "linux/amd64"}]}, "", "malformed image manifest"),
+])
+def test_a_malformed_manifest_is_a_value_error_naming_what_is_wrong(body, media_type, error):
+    """What a registry serves is checked once, when it is read: a ValueError that the client
+    turns into that target's RegistryError, never a KeyError deep in a decision."""
+    with pytest.raises(ValueError) as caught:
+        Manifest.from_bytes(json.dumps(body).encode(), media_type)
+    assert error in str(caught.value)
+
+
+@pytest.mark.parametrize("status, docker_hub, proven, absent", [
+    (404, False, False, True),
+    (404, True, True, True),
+    (401, True, True, True),       # Docker Hub: a repository that does not exist yet
+    (401, True, False, False),     # ... but only for credentials it accepted
+    (401, False, True, False),     # another registry's 401 is what it says
+    (403, True, True, False),      # a 403 is a permission error, wherever it comes from
+    (403, False, True, False),
+    (200, False, True, False),
+])
+def test_what_counts_as_absent(status, docker_hub, proven, absent):
+    registry = Registry("r.example", username="me", password="pw", docker_hub=docker_hub)
+    registry.proven = proven
+    assert registry._absent(response(status, b"")) is absent
+
+
+def test_docker_hub_quirks_follow_its_host_or_the_entry_type():
+    assert Registry("docker.io").docker_hub and Registry("registry-1.docker.io").docker_hub
+    assert not Registry("ghcr.io").docker_hub
+    assert Registry("127.0.0.1:5000", docker_hub=True).docker_hub   # a stand-in, by configuration

@@ -185,3 +185,19 @@ def test_registry_host_overrides_where_images_go(tmp_path):
     stand_in, real = load(path, environ={}).registries
     assert stand_in.image == "127.0.0.1:5000/asterisk"
     assert real.image == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/asterisk"
+
+
+def test_a_refused_target_makes_the_run_a_configuration_error():
+    """A target refused because a tag would lose a platform exits 2 (the command or the
+    matrix must change), even when another failed to publish (9 otherwise)."""
+    registry = Registry(name="hub", type="dockerhub", repository="me/asterisk")
+    pushed = publish.Outcome(target(), registry)
+    pushed.fail("hub: PUT manifest: HTTP 500")
+    refused = publish.Outcome(target(variant="opus"), registry)
+    refused.fail("22.10.1-opus: refused: ... would take linux/arm64 away", ConfigurationError)
+    with pytest.raises(PublishError) as only_push:
+        publish.check([pushed])
+    assert only_push.value.exit_code == 9
+    with pytest.raises(ConfigurationError, match="2 of 2") as both:
+        publish.check([pushed, refused])
+    assert both.value.exit_code == 2

@@ -103,6 +103,63 @@ def test_plan_tags(state, expected):
     assert {a.tag: a.action for a in actions} == expected
 
 
+AMD64, ARM64 = ("linux/amd64",), ("linux/arm64",)
+DROPS_ARM64 = ("refuse", "would drop linux/arm64: it has linux/amd64, linux/arm64, this run builds "
+                         "linux/amd64")
+
+
+@pytest.mark.parametrize("platforms, state, expected", [
+    # `publish 22.x --platform linux/amd64` over two-platform tags of the same version: every
+    # tag would move to an amd64-only image (the platform list is an input); all refused
+    (AMD64, {t: remote("22.10.1", inputs=OTHER) for t in ("22.10.1", "22.10", "22", "lts")},
+     {"22.10.1": DROPS_ARM64, "22.10": DROPS_ARM64, "22": DROPS_ARM64, "lts": DROPS_ARM64,
+      "latest": ("create", "")}),
+    # a new patch built for amd64 only: its own tags are created; the aliases the previous
+    # patch holds for both platforms are refused
+    (AMD64, {"22": remote("22.9.0"), "lts": remote("22.9.0")},
+     {"22.10.1": ("create", ""), "22.10": ("create", ""), "22": DROPS_ARM64, "lts": DROPS_ARM64,
+      "latest": ("create", "")}),
+    # tags that never had arm64: an amd64-only run moves them as before
+    (AMD64, {"22": remote("22.9.0", platforms=AMD64), "lts": remote("22.9.0", platforms=AMD64)},
+     {"22.10.1": ("create", ""), "22.10": ("create", ""), "22": ("move", "from 22.9.0"),
+      "lts": ("move", "from 22.9.0"), "latest": ("create", "")}),
+    # more platforms than the tag has: a move that adds one is fine
+    (BOTH, {"22.10.1": remote("22.10.1", platforms=AMD64), "22": remote("22.9.0", platforms=AMD64)},
+     {"22.10.1": ("move", "adds linux/arm64"), "22.10": ("create", ""), "22": ("move", "from 22.9.0"),
+      "lts": ("create", ""), "latest": ("create", "")}),
+    # another platform instead of the one the tag has: refused, naming what it would lose
+    (ARM64, {"22": remote("22.9.0", platforms=AMD64)},
+     {"22.10.1": ("create", ""), "22.10": ("create", ""),
+      "22": ("refuse", "would drop linux/amd64: it has linux/amd64, this run builds linux/arm64"),
+      "lts": ("create", ""), "latest": ("create", "")}),
+    # a tag kept or up to date is never refused: nothing of it changes
+    (AMD64, {"22": remote("22.11.0"), "22.10.1": remote("22.10.1", platforms=AMD64),
+             "22.10": remote("22.10.1", platforms=AMD64)},
+     {"22.10.1": ("up to date", ""), "22.10": ("up to date", ""),
+      "22": ("keep", "points at newer 22.11.0"), "lts": ("create", ""), "latest": ("create", "")}),
+    # the arm64 variant v8 is arm64 (containerd's normalisation): nothing dropped
+    (BOTH, {"22": remote("22.9.0", platforms=("linux/amd64", "linux/arm64/v8"))},
+     {"22.10.1": ("create", ""), "22.10": ("create", ""), "22": ("move", "from 22.9.0"),
+      "lts": ("create", ""), "latest": ("create", "")}),
+])
+def test_a_tag_never_loses_a_platform(platforms, state, expected):
+    """A run may only move a tag to an image with at least the platforms the tag has now."""
+    import dataclasses
+
+    narrowed = dataclasses.replace(target(), platforms=platforms)
+    actions = plan_tags(narrowed, INPUTS, state)
+    assert {a.tag: (a.action, a.reason) for a in actions} == expected
+    assert not any(a.changes for a in actions if a.action == "refuse")
+
+
+def test_a_snapshot_branch_tag_never_loses_a_platform():
+    import dataclasses
+
+    narrowed = dataclasses.replace(snapshot(), platforms=AMD64)
+    actions = plan_tags(narrowed, INPUTS, {"master-git": built(EARLIER)})
+    assert {a.tag: a.action for a in actions} == {"git-1a2b3c4": "create", "master-git": "refuse"}
+
+
 def test_an_older_patch_moves_no_alias_of_a_newer_one():
     old = target("22.9.0", tags=("22.9.0", "22.9", "22", "lts"))
     state = {"22": remote("22.10.1"), "lts": remote("22.10.1")}
