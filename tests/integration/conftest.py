@@ -163,12 +163,15 @@ def nothing_left_behind(request):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def stand_in_signing_key():
-    """Every integration test runs with the stand-in mirror's signing key (a test that
-    checks against another key passes its own environment)."""
+def stand_ins():
+    """Every integration test runs as the stand-ins configure a run (stand-ins.env, which
+    scripts/setup.sh --stand-ins writes): the stand-in mirror's signing key, and offline
+    base images (PIPELINE_OFFLINE=1: the local image store's, since no registry holding
+    debian:trixie-slim is reachable here). A test that checks another key or the online
+    base image policy passes its own environment."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in STAND_IN_KEY.items():
-            patch.setenv(name, value)
+        for name, value in {**STAND_IN_KEY, "PIPELINE_OFFLINE": "1"}.items():
+            patch.setenv(name, os.environ.get(name) or value)
         yield STAND_IN_KEY
 
 
