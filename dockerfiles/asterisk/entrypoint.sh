@@ -13,11 +13,13 @@
 #      owner; the generated configuration is written as that user, then Asterisk runs.
 #
 # The rule of the root phase: nothing root does follows a path the service user can
-# change. It writes only into directories that only root can write, creates its files
-# afresh (no writing through an existing name), changes owners and modes of symbolic
-# links never through them and of files with more than one name (hard links) never at
-# all, and reads a file the operator named (a password file, a private CA) with the
-# service user's rights when that user could change where its path leads. It runs
+# change. It writes only where that user cannot change anything under it (/run/asterisk,
+# emptied first, then root's with the sticky bit; generated/ in it, root's alone),
+# creates its files afresh (no writing through an existing name), changes owners and
+# modes of symbolic links never through them and of files with more than one name (hard
+# links) never at all, and reads a file the operator named (a password file, a private
+# CA) with the service user's rights when that user could change where its path leads
+# (changeable_by_service_user). It runs
 # before Asterisk, when no process of the service user is left (a container's processes
 # all end when it stops); a volume shared with another container that keeps running as
 # the same user is outside that promise.
@@ -395,7 +397,8 @@ time_zone() {
 	zone=$(value_of TZ)
 	zone=${zone#:}
 	case "$zone" in
-	'' | *[!A-Za-z0-9_+/-]* | /* | */ | *//*) bad TZ "$TZ" "a time zone name of $ZONEINFO, e.g. Europe/Berlin, America/New_York, UTC" ;;
+	'') default_of TZ ;; # TZ=: is the system's default
+	*[!A-Za-z0-9_+/-]* | /* | */ | *//*) bad TZ "$TZ" "a time zone name of $ZONEINFO, e.g. Europe/Berlin, America/New_York, UTC" ;;
 	*)
 		if [ ! -f "$ZONEINFO/$zone" ] || [ "$(head -c 4 "$ZONEINFO/$zone")" != TZif ]; then
 			bad TZ "$TZ" "a time zone name of $ZONEINFO, e.g. Europe/Berlin, America/New_York, UTC"
