@@ -371,6 +371,7 @@ def _run_smoke(args: argparse.Namespace) -> int:
             log.info(f"would start {args.image} as '{spec.label}' ({spec.network} network, "
                      f"{'test' if spec.test_config else 'default'} configuration"
                      f"{', realtime PostgreSQL' if spec.realtime else ''}): {', '.join(spec.checks)}")
+        log.info(f"would run {args.image} by itself for: {', '.join(smoke.image_checks.IMAGE_CHECKS)}")
         return 0
     logs = args.logs or smoke.default_logs(_out(), args.image)
     results = smoke.run_smoke(image.client(), args.image, variant=args.variant, logs=logs,

@@ -11,6 +11,9 @@ The containers of one run (each on its own free ports, so runs on one host do no
 - "default-config": the image's own configuration, untouched: nothing gets in.
 With --network host or published, the first two become one container in that mode.
 
+Beside them, the image's own checks (image_checks.py: docker-library's global tests) run
+the image with short `docker run`s of their own.
+
 Results: one line per check, a summary table, LOGS/junit.xml, and for each failed check
 LOGS/<check>/ with the container log, sipp's traces (messages, errors, statistics,
 screen) and what the Asterisk CLI showed.
@@ -21,13 +24,14 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime
+import functools
 import re
 import secrets
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,22 +41,21 @@ from .. import log
 from ..errors import ConfigurationError, PipelineError, SmokeError
 from ..image import VARIANT_LABEL, VARIANT_NAMES
 from ..image import variant as variant_named
-from . import junit, postgres
+from . import checks, image_checks, junit, postgres
+from .instance import CheckFailed, Instance
 from .ports import allocate
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
     from ..plan import Target
-    from . import checks
-    from .instance import Instance
 
 NETWORKS = ("host", "published", "both")
 SCHEMA_PATH = "/usr/share/asterisk/db/postgresql-config.sql"
 NOT_RUN = "not run:"
 
 __all__ = ["CheckResult", "check_image", "check_names", "default_logs", "plan",
-           "raise_for_failures", "run_smoke"]
+           "raise_for_failures", "run_image_checks", "run_smoke"]
 
 
 @dataclasses.dataclass
@@ -76,7 +79,7 @@ def plan(network: str = "both") -> list[InstanceSpec]:
     """The containers of a run and the checks each one gets (pure)."""
     if network not in NETWORKS:
         raise ConfigurationError(f"--network {network!r}: use one of {', '.join(NETWORKS)}")
-    full = ("boot", "audio", "lua", "opus", "dtmf", "realtime", "closed")
+    full = tuple(checks.CHECKS)
     main = "published" if network == "published" else "host"
     specs = [InstanceSpec(main, main, True, True, full)]
     if network == "both":
@@ -90,10 +93,12 @@ def plan(network: str = "both") -> list[InstanceSpec]:
 
 
 def check_names(network: str = "both") -> list[str]:
-    """Every check of a run, in the order they run: boots first."""
+    """Every check of a run, in the order they run: boots first, then the image's own
+    checks (image_checks.py), then each container's calls."""
     specs = plan(network)
     boots = [f"boot-{s.label}" for s in specs]
-    return boots + [f"{c}-{s.label}" for s in specs for c in s.checks if c != "boot"]
+    return (boots + list(image_checks.IMAGE_CHECKS)
+            + [f"{c}-{s.label}" for s in specs for c in s.checks if c != "boot"])
 
 
 def image_variant(docker: DockerClient, image: str) -> str:
@@ -119,9 +124,6 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
     the smoke additions (pipeline/smoke/data/config) laid over the image's configuration:
     the tests use it to run with a dialplan that lacks an extension.
     """
-    from . import checks  # imported here: `pipeline plan` needs no Docker client
-    from .instance import Instance
-
     if not docker.image.exists(image):
         raise ConfigurationError(f"no image {image} in the local Docker engine: build it "
                                  "(`pipeline build`) or pull it first")
@@ -139,11 +141,11 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
     realtime: _Realtime | None = None
     log.info(f"smoke {image} ({variant}, {platform or 'native platform'}, network {network})")
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(instances) + 1) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(instances) + 2) as pool:
             if any(s.realtime for s in specs):
                 realtime = _Realtime(postgres, ctx)
                 preparing = pool.submit(realtime.prepare, docker, image)
-            jobs = []
+            jobs = [pool.submit(run_image_checks, docker, image, platform, logs)]
             for spec, instance in zip(specs, instances, strict=True):
                 if spec.realtime and realtime:
                     realtime.attach(instance)
@@ -234,7 +236,6 @@ class _Realtime:
 
     def prepare(self, docker, image) -> None:
         """Server, schema from the image, test endpoint; `wait` blocks until this is done."""
-        from . import checks
         from .instance import image_file
 
         try:
@@ -296,34 +297,60 @@ def _start_and_check(docker, image, ctx: checks.Context, spec: InstanceSpec, ins
     return results
 
 
-def _run_check(ctx: checks.Context, name: str, instance: Instance, work: Path, logs: Path,
-               realtime: _Realtime | None = None) -> CheckResult:
-    from . import checks
-    from .instance import CheckFailed
-
-    full_name = f"{name}-{instance.label}"
-    workdir = work / full_name
-    workdir.mkdir(parents=True, exist_ok=True)
+def _outcome(full_name: str, check: Callable[[], str]) -> CheckResult:
+    """Runs one check: passed with its detail, or failed with the reason (never raises)."""
     start = time.monotonic()
-    instance.mark = datetime.datetime.now(datetime.UTC)
     try:
-        if instance.start_error:
-            raise CheckFailed(instance.start_error)
-        detail = checks.CHECKS[name](ctx, instance, workdir)
-        passed = True
+        detail, passed = check(), True
     except CheckFailed as error:
         detail, passed = str(error), False
     except PipelineError as error:
         detail, passed = f"{type(error).__name__}: {error}", False
     except Exception as error:  # a broken check must not hide the others
         detail, passed = f"unexpected {type(error).__name__}: {error}", False
-    result = CheckResult(full_name, passed, time.monotonic() - start, detail)
-    if not passed:
-        _keep_logs(ctx, result, instance, workdir, logs / full_name, realtime)
-        log.info(f"  {full_name} ... FAILED ({result.seconds:.1f}s): {_first_line(detail)}")
+    return CheckResult(full_name, passed, time.monotonic() - start, detail)
+
+
+def _report(result: CheckResult) -> None:
+    if result.passed:
+        log.info(f"  {result.name} ... ok ({result.seconds:.1f}s) {result.detail}")
     else:
-        log.info(f"  {full_name} ... ok ({result.seconds:.1f}s) {detail}")
+        log.info(f"  {result.name} ... FAILED ({result.seconds:.1f}s): {_first_line(result.detail)}")
+
+
+def _run_check(ctx: checks.Context, name: str, instance: Instance, work: Path, logs: Path,
+               realtime: _Realtime | None = None) -> CheckResult:
+    full_name = f"{name}-{instance.label}"
+    workdir = work / full_name
+    workdir.mkdir(parents=True, exist_ok=True)
+    instance.mark = datetime.datetime.now(datetime.UTC)
+
+    def check() -> str:
+        if instance.start_error:
+            raise CheckFailed(instance.start_error)
+        return checks.CHECKS[name](ctx, instance, workdir)
+
+    result = _outcome(full_name, check)
+    if not result.passed:
+        _keep_logs(ctx, result, instance, workdir, logs / full_name, realtime)
+    _report(result)
     return result
+
+
+def run_image_checks(docker: DockerClient, image: str, platform: str | None,
+                     logs: Path) -> list[CheckResult]:
+    """The image's own checks (image_checks.py), one after the other; a failed one keeps
+    its reason in LOGS/<check>/reason.txt."""
+    run = image_checks.Run(docker, image, platform)
+    results = []
+    for name, check in image_checks.IMAGE_CHECKS.items():
+        result = _outcome(name, functools.partial(check, run))
+        if not result.passed:
+            (logs / name).mkdir(parents=True, exist_ok=True)
+            (logs / name / "reason.txt").write_text(result.detail + "\n")
+        _report(result)
+        results.append(result)
+    return results
 
 
 def _keep_logs(ctx, result: CheckResult, instance: Instance, workdir: Path, destination: Path,

@@ -447,3 +447,90 @@ def test_realtime_with_another_password_in_the_database_fails(docker, smoke_imag
     detail = only_failure(results, "realtime-host")
     assert re.match(r"REGISTER of the database endpoint rt-\w+ failed: the credentials were "
                     r"refused: .*401", detail), detail
+
+
+# ---- the image's own checks (docker-library's global tests) fail for their own reason -----------
+
+@pytest.fixture
+def derived_image(docker, smoke_images, tmp_path):
+    """derived_image(*lines): the plain image plus these Dockerfile lines, removed after."""
+    tags = []
+
+    def make(*lines: str) -> str:
+        context = tmp_path / f"derived-{len(tags)}"
+        context.mkdir()
+        (context / "Dockerfile").write_text("\n".join([f"FROM {smoke_images['plain']}", *lines]) + "\n")
+        tag = f"pipeline-smoke-derived:{os.getpid()}-{len(tags)}"
+        docker.buildx.build(context, tags=[tag], load=True)
+        tags.append(tag)
+        return tag
+
+    yield make
+    for tag in tags:
+        docker.image.remove(tag, force=True)
+
+
+def image_check_failures(docker, image, logs) -> dict[str, str]:
+    results = smoke.run_image_checks(docker, image, None, logs)
+    assert [r.name for r in results] == ["utc", "no-hard-coded-passwords", "override-cmd"]
+    return failed(results)
+
+
+def test_the_image_checks_pass_on_the_real_images(docker, smoke_images, tmp_path):
+    for variant in VARIANTS:
+        results = smoke.run_image_checks(docker, smoke_images[variant], None, tmp_path / variant)
+        assert failed(results) == {}, variant
+        assert {r.name: r.detail for r in results}["utc"].endswith(": UTC")
+
+
+def test_an_image_whose_time_zone_is_not_utc_fails(docker, derived_image, tmp_path):
+    image = derived_image("RUN ln -sfn /usr/share/zoneinfo/Europe/Berlin /run/asterisk/localtime")
+    failures = image_check_failures(docker, image, tmp_path)
+    assert list(failures) == ["utc"]
+    assert re.match(r"`date \+%Z` in the image says 'CES?T', not UTC: /etc/localtime leads to "
+                    r"/usr/share/zoneinfo/Europe/Berlin", failures["utc"]), failures["utc"]
+    assert (tmp_path / "utc" / "reason.txt").read_text().startswith("`date +%Z`")
+
+
+def test_an_image_with_passwords_fails(docker, derived_image, tmp_path):
+    image = derived_image("RUN echo 'asterisk:hunter2' | chpasswd && passwd -d root")
+    failures = image_check_failures(docker, image, tmp_path)
+    assert list(failures) == ["no-hard-coded-passwords"]
+    assert failures["no-hard-coded-passwords"] == (
+        "root has an empty password (anyone may log in or `su` to it without one); "
+        "asterisk has a password hash ($y$)")
+
+
+def test_an_entrypoint_that_adds_to_the_output_fails(docker, derived_image, tmp_path):
+    image = derived_image('ENTRYPOINT ["/usr/bin/tini", "--", "sh", "-c", '
+                          '"echo starting up; exec docker-entrypoint.sh \\"$@\\"", "sh"]')
+    failures = image_check_failures(docker, image, tmp_path)
+    assert list(failures) == ["override-cmd"]
+    assert re.match(r"`docker run IMAGE echo Hello world-\w+` printed 'starting up\\nHello world-\w+' "
+                    r"\(exit 0\), not that line alone", failures["override-cmd"]), failures["override-cmd"]
+
+
+def test_an_entrypoint_that_ignores_the_command_fails(docker, derived_image, tmp_path, monkeypatch):
+    image = derived_image('ENTRYPOINT ["/usr/bin/tini", "--", "sh", "-c", "exec sleep 600"]')
+    monkeypatch.setattr(smoke.image_checks, "RUN_SECONDS", 3.0)
+    failures = image_check_failures(docker, image, tmp_path)
+    assert list(failures) == ["override-cmd"]
+    assert re.match(r"`docker run \S+ echo Hello world-\w+` was still running after 3s: the image "
+                    r"does not end when its command does", failures["override-cmd"]), failures
+
+
+def test_an_image_check_failure_fails_the_smoke_step(docker, derived_image, tools, tmp_path):
+    image = derived_image("RUN echo 'asterisk:hunter2' | chpasswd")
+    with pytest.raises(SmokeError) as failure:
+        smoke.check_image(docker, image, types.SimpleNamespace(variant="plain"),
+                          image_platform(), tmp_path)
+    message = str(failure.value)
+    assert message.startswith(f"smoke test of {image} ({image_platform()}) failed 1 of ")
+    assert "no-hard-coded-passwords: asterisk has a password hash ($y$)" in message
+    logs = tmp_path / "smoke" / image_platform().replace("/", "-")
+    assert junit_cases(logs)["no-hard-coded-passwords"] is False
+    assert junit_cases(logs)["audio-host"] is True
+
+
+def image_platform() -> str:
+    return image.native_platform()

@@ -111,3 +111,24 @@ def test_every_documented_variable_exists_in_the_entrypoint():
         if path.is_file() and path.suffix in ("", ".md", ".yaml", ".yml", ".env", ".sh", ".lua", ".conf"):
             unknown = variables(path.read_text(errors="replace")) - read
             assert not unknown, f"{path.relative_to(ROOT)} names {sorted(unknown)}, which the entrypoint does not read"
+
+
+def settings_table() -> list[list[str]]:
+    """The rows of entrypoint.sh's SETTINGS_TABLE: name, checked by, default, written to."""
+    text = ENTRYPOINT.read_text()
+    table = text[text.index("SETTINGS_TABLE='"):].split("'", 2)[1]
+    rows = [[cell.strip() for cell in line.split("|")] for line in table.strip().splitlines()]
+    assert rows[0] == ["name", "checked by", "default", "written to"]
+    return rows[1:]
+
+
+def test_the_entrypoints_table_names_every_variable_it_reads_and_a_check_for_each():
+    text = ENTRYPOINT.read_text()
+    rows = settings_table()
+    start = text.index("read_settings() {")
+    read_settings = text[start:text.index("\n}\n", start)]
+    assert {row[0] for row in rows if row[0].startswith("ASTERISK_")} == variables(text)
+    for name, checker, _default, written in rows:
+        assert re.search(rf"^{checker}\(\) {{", text, re.MULTILINE), f"{name}: no function {checker}"
+        assert re.search(rf"\b{checker}\b", read_settings), f"{name}: read_settings does not call {checker}"
+        assert written, f"{name}: the table does not say where it is written"

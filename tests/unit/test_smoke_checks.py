@@ -73,3 +73,47 @@ Could not find option 'minimum_size' with type 'threadpool' in module 'stasis'
 def test_what_a_boot_log_says_went_wrong(log, said):
     from pipeline.smoke.instance import last_complaint
     assert last_complaint(log) == said
+
+
+# ---- the image's own checks (docker-library's global tests) -------------------------------------
+
+DEBIAN_PASSWD = "root:x\ndaemon:x\nnobody:x\nasterisk:x\n"
+DEBIAN_SHADOW = "root:*\ndaemon:*\nnobody:*\nasterisk:!\n"
+
+
+@pytest.mark.parametrize("passwd, shadow, problems", [
+    (DEBIAN_PASSWD, DEBIAN_SHADOW, []),
+    ("root:x\n", "root:!\n", []),
+    ("root:x\n", "root:!!\n", []),
+    ("root:x\n", "root:!*\n", []),
+    ("root:*\n", "", []),
+    ("root:x\n", "", []),                                  # x without a shadow line: no login
+    ("root:x\n", "root:$y$j9T$salt$hash\n", ["root has a password hash ($y$)"]),
+    ("root:x\n", "root:$6$salt$hash\n", ["root has a password hash ($6$)"]),
+    ("root:x\n", "root:!$6$salt$hash\n", ["root has a locked password hash ($6$)"]),
+    ("root:x\n", "root:\n", ["root has an empty password (anyone may log in or `su` to it without one)"]),
+    ("root:\n", "", ["root has an empty password (anyone may log in or `su` to it without one)"]),
+    ("root:abJnggxhB/yWI\n", "", ["root has a password field that is no 'no password' marker"]),
+    # the shadow line counts only for an account whose passwd field is x
+    ("root:*\n", "root:$6$salt$hash\n", []),
+    (DEBIAN_PASSWD, DEBIAN_SHADOW.replace("asterisk:!", "asterisk:$y$j9T$a$b"),
+     ["asterisk has a password hash ($y$)"]),
+])
+def test_password_problems(passwd, shadow, problems):
+    from pipeline.smoke.image_checks import password_problems
+    assert password_problems(passwd, shadow) == problems
+
+
+def test_a_hash_is_never_shown():
+    from pipeline.smoke.image_checks import password_problems
+    [problem] = password_problems("root:x\n", "root:$6$saltsalt$secrethash\n")
+    assert "saltsalt" not in problem and "secrethash" not in problem
+
+
+def test_every_run_has_the_image_checks_once_and_every_call_check_from_one_list():
+    from pipeline import smoke
+    from pipeline.smoke.checks import CHECKS
+    from pipeline.smoke.image_checks import IMAGE_CHECKS
+    names = smoke.check_names("both")
+    assert [n for n in names if n in IMAGE_CHECKS] == ["utc", "no-hard-coded-passwords", "override-cmd"]
+    assert smoke.plan("both")[0].checks == tuple(CHECKS)

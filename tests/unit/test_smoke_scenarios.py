@@ -116,6 +116,7 @@ def test_smoke_dry_run_touches_nothing(capsys):
     err = capsys.readouterr().err
     assert "would start asterisk:22.10.1-opus as 'published'" in err
     assert "realtime PostgreSQL" in err and "default configuration" in err
+    assert "would run asterisk:22.10.1-opus by itself for: utc, no-hard-coded-passwords, override-cmd" in err
     args = cli.parser().parse_args(["smoke", "img", "--postgres", "postgresql://u:p@db:5432/x", "-v",
                                     "--platform", "linux/arm64"])
     assert (args.network, args.postgres, args.verbose, args.logs, args.platform) == (
