@@ -9,6 +9,7 @@ import re
 import tomllib
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -130,6 +131,18 @@ def test_the_locks_agree():
     publish, test = lock("publish"), lock("test")
     assert {name: [(str(v), m) for v, m, _ in entries] for name, entries in publish.items()} == {
         name: [(str(v), m) for v, m, _ in test[name]] for name in publish}
+
+
+def test_the_locks_cover_every_python_the_workflows_use():
+    """PYTHONS (what the lock checks above evaluate) holds every Python ci.yml and
+    publish.yml install the lock into; the lock itself is universal, from 3.11."""
+    workflows = ROOT / ".github" / "workflows"
+    ci = yaml.safe_load((workflows / "ci.yml").read_text())
+    publish = yaml.safe_load((workflows / "publish.yml").read_text())
+    used = {publish["env"]["PYTHON_VERSION"], *ci["jobs"]["unit"]["strategy"]["matrix"]["python"]}
+    used |= {step["with"]["python-version"] for step in ci["jobs"]["lint"]["steps"]
+             if step.get("uses", "").startswith("actions/setup-python@")}
+    assert used <= set(PYTHONS), sorted(used - set(PYTHONS))
 
 
 def test_setup_installs_from_the_lock():

@@ -356,6 +356,17 @@ def test_the_credential_check_finds_a_job_level_secret():
     assert len(steps_with_credentials(leaky)) == 2
 
 
+@pytest.mark.parametrize("name", ["ci.yml", "publish.yml", "git-snapshot.yml"])
+def test_checkout_leaves_no_token_behind(name):
+    """actions/checkout writes the job's GITHUB_TOKEN into .git/config unless told not to,
+    where every later step and action could read it (in build and merge it may write
+    packages); no job pushes to git."""
+    for job_name, job in workflow(name)["jobs"].items():
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, f"{name}: {job_name}"
+
+
 def test_the_merge_job_signs_keyless():
     """matrix.yaml signs keyless: the merge job (which makes the indexes publishing signs)
     installs cosign and may mint its OIDC token; the build jobs sign nothing."""
