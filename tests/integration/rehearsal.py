@@ -7,7 +7,7 @@ give it, with job outputs, matrices, `needs`, secrets and vars as GitHub passes 
 rehearsed runs in a fresh git clone of this working tree on a branch named `main`, as a
 checkout on a runner is.
 
-Two things differ from GitHub and are set here on purpose:
+What differs from GitHub, on purpose:
 - act adds `repository.default_branch` ("master", or --defaultbranch) to an event that has
   no `repository` object (act pkg/model/github_context.go, SetRef); GitHub does not (the
   schedule payload has none). Any value that is not the branch the run is on behaves like
@@ -15,7 +15,15 @@ Two things differ from GitHub and are set here on purpose:
 - In the rehearsed clone, `pipeline publish` runs with --dry-run and matrix.yaml publishes
   to a local registry (basic auth, the credentials given as the workflow's secrets):
   Docker Hub and ECR are not reachable, and building every target would take hours. Its
-  series are those whose newest release the local mirror serves.
+  series are those whose newest release the local mirror serves. Each `pipeline` command
+  runs under the `standin-seen` recorder (the names of the credentials it was given).
+- publish.yml's `concurrency: queue: max` is taken out of the clone: act 0.2.89's workflow
+  schema does not know `queue` (GitHub's since 2026-05) and refuses the file, and act does
+  not implement concurrency groups at all (tests/unit/test_workflow_plan.py checks them).
+- The runner gives the cache service's variables (ACTIONS_RUNTIME_TOKEN...) to actions
+  only; act would give its own environment to every step, so they are passed as
+  WORKFLOW_STANDIN_RUNNER_<NAME>, which the github-script stand-in (the one action that
+  reads them) turns back into the real names for itself.
 """
 
 from __future__ import annotations
@@ -40,30 +48,61 @@ from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
 from tests.integration.conftest import MIRROR
 
 STANDINS = Path(__file__).parent / "workflow_standins"
-# The actions the workflows use, each mapped to its stand-in (OWNER/REPO@REF=DIR).
-ACTIONS = {
-    "actions/setup-python@v6": "setup-python",
-    "actions/github-script@v8": "github-script",
-    "aws-actions/configure-aws-credentials@v6": "configure-aws-credentials",
-    "actions/upload-artifact@v6": "upload-artifact",
-    "actions/download-artifact@v7": "download-artifact",
-    "actions/cache@v5": "cache",          # actions/cache/restore@v5 and actions/cache/save@v5
-    "sigstore/cosign-installer@v4": "cosign-installer",
-    "docker/setup-qemu-action@v4": "setup-qemu",
+# The repositories of the actions the workflows use, each with its stand-in; act maps each
+# to it at the commit the workflows pin (`--local-repository OWNER/REPO@SHA=DIR`).
+# actions/checkout has none: act uses the clone itself for a checkout of the same repository.
+STANDIN_FOR = {
+    "actions/setup-python": "setup-python",
+    "actions/github-script": "github-script",
+    "aws-actions/configure-aws-credentials": "configure-aws-credentials",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "actions/cache": "cache",          # actions/cache/restore and actions/cache/save
+    "sigstore/cosign-installer": "cosign-installer",
+    "docker/setup-qemu-action": "setup-qemu",
 }
 RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm"]
 SECRETS = {"DOCKERHUB_USERNAME": "hub-user", "DOCKERHUB_TOKEN": "Hub-t0ken-not-shown"}
 VARS = {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/asterisk-publish", "AWS_REGION": "eu-west-1"}
-# What the runner gives actions (not run: steps): the cache service's variables, and the
-# OIDC token request pair that a job with `id-token: write` gets. Fake values.
-RUNNER_ENV = {
+# What the runner gives actions only (not run: steps): the cache service's variables; the
+# github-script stand-in takes them from WORKFLOW_STANDIN_RUNNER_<NAME> (module docstring).
+# And what it gives every step of a job with `id-token: write`: the OIDC token request pair.
+# Fake values.
+ACTIONS_ONLY_ENV = {
     "ACTIONS_RUNTIME_TOKEN": "fake-runtime-token",
     "ACTIONS_RESULTS_URL": "http://127.0.0.1:9/results/",
     "ACTIONS_CACHE_URL": "http://127.0.0.1:9/cache/",
     "ACTIONS_CACHE_SERVICE_V2": "True",
+}
+RUNNER_ENV = {
+    **{f"WORKFLOW_STANDIN_RUNNER_{name}": value for name, value in ACTIONS_ONLY_ENV.items()},
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "fake-id-token-request-token",
     "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/id-token?api-version=2.0",
 }
+
+
+def pinned_actions(clone: Path) -> set[tuple[str, str]]:
+    """(OWNER/REPO, REF) of every `uses:` of another repository in the clone's workflows."""
+    found = set()
+    for path in (clone / ".github" / "workflows").glob("*.yml"):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step and not step["uses"].startswith(("./", "docker://")):
+                    action, ref = step["uses"].split("@", 1)
+                    found.add(("/".join(action.split("/")[:2]), ref))
+    return found
+
+
+def local_repositories(clone: Path, standins: Path) -> list[str]:
+    """act's --local-repository values: each pinned action's repository at its pinned ref,
+    mapped to its stand-in."""
+    mappings = []
+    for repository, ref in sorted(pinned_actions(clone)):
+        if repository == "actions/checkout":
+            continue
+        assert repository in STANDIN_FOR, f"no stand-in for {repository} (workflow_standins/README.md)"
+        mappings.append(f"{repository}@{ref}={standins / STANDIN_FOR[repository]}")
+    return mappings
 
 
 def served_series(matrix_path: Path) -> set[str]:
@@ -158,11 +197,16 @@ class Rehearsal:
         return clone
 
     def _rewrite(self, clone: Path) -> None:
-        """The two rehearsal changes of the module docstring: dry-run publish, local registry."""
+        """The rehearsal changes of the module docstring: dry-run publish recorded by
+        standin-seen, local registry, no `queue:`."""
         flow_path = clone / ".github" / "workflows" / "publish.yml"
         flow = flow_path.read_text()
         assert flow.count("pipeline publish ") == 2, "expected the build and the merge command"
-        flow_path.write_text(flow.replace("pipeline publish ", "pipeline publish --dry-run "))
+        assert flow.count("pipeline plan ") == 1, "expected the plan command"
+        assert flow.count("\n  queue: max\n") == 1, "expected publish.yml's concurrency queue"
+        flow = flow.replace("pipeline publish ", "standin-seen pipeline pipeline publish --dry-run ")
+        flow = flow.replace("pipeline plan ", "standin-seen pipeline pipeline plan ")
+        flow_path.write_text(flow.replace("\n  queue: max\n", "\n"))
         matrix_path = clone / "matrix.yaml"
         matrix = yaml.safe_load(matrix_path.read_text())
         matrix["registries"] = [{"name": "local", "type": "oci",
@@ -225,8 +269,8 @@ class Rehearsal:
             command += ["-j", job]
         for runner in RUNNERS:
             command += ["-P", f"{runner}=-self-hosted"]
-        for action, directory in ACTIONS.items():
-            command += ["--local-repository", f"{action}={self.home / 'standins' / directory}"]
+        for mapping in local_repositories(clone, self.home / "standins"):
+            command += ["--local-repository", mapping]
         for name, value in SECRETS.items():
             command += ["-s", f"{name}={value}"]
         for name, value in VARS.items():

@@ -7,8 +7,11 @@ rehearsal.py for what act runs, what the stand-ins do, and the two rehearsal cha
 - A manual run publishes from the default branch, and from another branch runs nothing.
 - The build job's steps pass as an unprivileged user in the docker group, as GitHub's
   `runner` user, with a Python that user can run (the host's, not root's pyenv).
-- The Actions cache step exports the cache's runtime variables and never the OIDC token
-  request pair; the AWS step gets the role and region from `vars`.
+- The Actions cache step hands the cache's runtime variables (never the OIDC token request
+  pair) to the build step as its outputs; the AWS step gets the role and region from `vars`
+  and hands its credentials over the same way. The step that runs `pipeline` is the only
+  one given any credential or cache variable: every other step and every stand-in action
+  records, by name, that it was given none (standin-seen).
 - ci.yml's lint and unit jobs pass on a push and on a pull request.
 - git-snapshot.yml's daily run starts publish.yml with git:master, and such a publish run
   plans, builds and tags the snapshot (git-<sha7>, master-git) from a stand-in repository.
@@ -22,7 +25,6 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -77,9 +79,30 @@ def build_entries(run) -> int:
 
 
 def check_cache_export(run, jobs: int) -> None:
-    exported = [call[2] for call in run.calls if call[:2] == ["github-script", "export"]]
-    assert sorted(exported) == sorted(CACHE_VARIABLES * jobs), exported
+    """The cache step gave the four variables as its outputs, exported nothing, and never
+    the OIDC token request pair."""
+    given = [call[2] for call in run.calls if call[:2] == ["github-script", "output"]]
+    assert sorted(given) == sorted(CACHE_VARIABLES * jobs), given
+    assert not [call for call in run.calls if call[:2] == ["github-script", "export"]]
     assert not [call for call in run.calls if any("ACTIONS_ID_TOKEN" in field for field in call)]
+
+
+REGISTRY_CREDENTIALS = {"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN", "GITHUB_TOKEN"}
+AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+
+
+def check_credentials_scope(run, jobs: list[str]) -> None:
+    """Only the `pipeline` command of each job was given credentials (the registries' and
+    AWS's; the build's also the cache variables); every other step and stand-in, none."""
+    seen = [call for call in run.calls if call[0] == "seen"]
+    assert seen, "nothing recorded what it was given"
+    others = [call for call in seen if call[1] != "pipeline" and call[3]]
+    assert others == [], f"given credentials beside the pipeline command: {others}"
+    given = sorted((call[2], call[3]) for call in seen if call[1] == "pipeline")
+    expected = sorted((job, " ".join(sorted(REGISTRY_CREDENTIALS | AWS_CREDENTIALS
+                                            | (set(CACHE_VARIABLES) if job == "build" else set()))))
+                      for job in jobs)
+    assert [(job, " ".join(sorted(names.split()))) for job, names in given] == expected
 
 
 # ----------------------------------------------------------------------------- publish.yml
@@ -94,8 +117,10 @@ def test_a_scheduled_run_starts_every_job(rehearsal):
     assert run.returncode == 0
     # Each build job got the cache variables (only those) and the AWS role from `vars`.
     check_cache_export(run, entries)
+    check_credentials_scope(run, ["plan", *["build"] * entries, "merge"])
     aws = [call for call in run.calls if call[0] == "configure-aws-credentials"]
-    assert aws == [["configure-aws-credentials", VARS["AWS_ROLE_ARN"], VARS["AWS_REGION"]]] * (entries + 2)
+    assert aws == [["configure-aws-credentials", VARS["AWS_ROLE_ARN"], VARS["AWS_REGION"],
+                    "outputs=true env=false"]] * (entries + 2)
     # plan and merge keep the manifest cache between runs; the build jobs turn on the
     # containerd image store (the tested image is then pushed byte for byte)
     assert [c[0] for c in run.calls if c[0].startswith("cache-")] == [
@@ -230,8 +255,9 @@ def test_a_publish_run_of_a_git_snapshot(rehearsal):
 @pytest.fixture(scope="module")
 def runner_user(docker):
     """An unprivileged user in the docker group (created once, kept) with a venv of the
-    pipeline's dependencies made from the host's Python (/usr/bin/python3: root's pyenv
-    Python is not readable by other users)."""
+    pipeline's locked dependencies (requirements/publish.txt, as publish.yml installs them)
+    made from the host's Python (/usr/bin/python3: root's pyenv Python is not readable by
+    other users)."""
     try:
         pwd.getpwnam(RUNNER_USER)
     except KeyError:
@@ -240,13 +266,15 @@ def runner_user(docker):
         subprocess.run(["usermod", "-aG", "docker", RUNNER_USER], check=True)
     home = Path(pwd.getpwnam(RUNNER_USER).pw_dir)
     venv = home / ".cache" / "pipeline-rehearsal-venv"
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    probe = ["runuser", "-u", RUNNER_USER, "--", str(venv / "bin" / "python"), "-m", "pip", "install",
-             "--quiet", "--disable-pip-version-check", *dependencies]
     if not (venv / "bin" / "python").exists():
         subprocess.run(["runuser", "-u", RUNNER_USER, "--", "/usr/bin/python3", "-m", "venv", str(venv)],
                        check=True)
-    result = subprocess.run(probe, capture_output=True, text=True, timeout=600, check=False)
+    lock = venv / "publish.txt"   # a copy the user can read, wherever this checkout is
+    shutil.copy(ROOT / "requirements" / "publish.txt", lock)
+    lock.chmod(0o644)
+    install = ["runuser", "-u", RUNNER_USER, "--", str(venv / "bin" / "python"), "-m", "pip", "install",
+               "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", str(lock)]
+    result = subprocess.run(install, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return RUNNER_USER, venv
 
@@ -264,6 +292,7 @@ def test_the_build_job_runs_as_an_unprivileged_user(registry, runner_user):
         callers = {call[1] for call in run.calls if call[0] == "sudo"}
         assert callers == {user}, run.calls
         check_cache_export(run, 4)
+        check_credentials_scope(run, ["plan", *["build"] * 4, "merge"])
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -112,15 +112,63 @@ def test_a_failing_cache_backend_does_not_fail_the_build():
     assert options["type"] == "gha" and options["ignore-error"] == "true"
 
 
-def test_only_the_cache_runtime_variables_are_exported():
+CACHE_VARIABLES = {"ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL", "ACTIONS_CACHE_SERVICE_V2"}
+
+
+def test_the_cache_runtime_variables_reach_the_build_step_only():
     """The variables buildx reads for type=gha (buildx build/opt.go, addGithubToken), and no
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN/URL (they mint OIDC tokens)."""
-    scripts = [step["with"]["script"] for step in publish_steps()
-               if step.get("uses", "").startswith("actions/github-script@")]
-    assert scripts, "no step exports the cache variables"
-    for script in scripts:
-        assert set(re.findall(r"'(ACTIONS_\w+)'", script)) == {
-            "ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL", "ACTIONS_CACHE_SERVICE_V2"}
-        assert "startsWith" not in script and "ID_TOKEN" not in script
-    for step in publish_steps():
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN/URL (they mint OIDC tokens): the github-script step gives
+    them as its outputs (the token masked), and only the build step reads those, into its own
+    env. Nothing exports them ($GITHUB_ENV would hand them to every later step)."""
+    steps = publish_steps()
+    [script_step] = [step for step in steps if step.get("uses", "").startswith("actions/github-script@")]
+    script = script_step["with"]["script"]
+    assert set(re.findall(r"'(ACTIONS_\w+)'", script)) == CACHE_VARIABLES
+    assert "core.setOutput(name, value)" in script and "core.setSecret(value)" in script
+    assert "exportVariable" not in script and "startsWith" not in script and "ID_TOKEN" not in script
+    reference = f"steps.{script_step['id']}.outputs."
+    readers = [step for step in steps if reference in json.dumps(step)]
+    [build] = [step for step in steps if "--build-platform" in step.get("run", "")]
+    assert readers == [build]
+    assert {name: value for name, value in build["env"].items() if name.startswith("ACTIONS_")} == {
+        name: f"${{{{ {reference}{name} }}}}" for name in CACHE_VARIABLES}
+    for step in steps:
         assert "ACTIONS_ID_TOKEN" not in json.dumps(step), step
+        assert "GITHUB_ENV" not in step.get("run", ""), step
+
+
+# ----------------------------------------------------------------------------- Dependabot
+
+DEPENDABOT = ROOT / ".github" / "dependabot.yml"
+
+
+def dependabot_check(path):
+    return subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_dependabot_configuration_schema():
+    """.github/dependabot.yml against Dependabot's schema (vendored in check-jsonschema)."""
+    result = dependabot_check(DEPENDABOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_dependabot_schema_finds_mistakes(tmp_path):
+    broken = tmp_path / "dependabot.yml"
+    broken.write_text(DEPENDABOT.read_text().replace("github-actions", "github-action")
+                      .replace("lockfile-only", "lockfile"))
+    result = dependabot_check(broken)
+    assert result.returncode == 1
+    assert "'github-action' is not one of" in result.stdout and "'lockfile' is not one of" in result.stdout
+
+
+def test_dependabot_keeps_the_pins_and_the_locks_fresh():
+    """The action pins (github-actions: every workflow, SHA and version comment) and the
+    locks (uv: requirements/*.txt, compiled from requirements/*.in), lockfile-only so that
+    the bounds of requirements/*.in and pyproject.toml stay equal (tests/unit/test_lock.py)."""
+    updates = {entry["package-ecosystem"]: entry for entry in yaml.safe_load(DEPENDABOT.read_text())["updates"]}
+    assert set(updates) == {"github-actions", "uv"}
+    assert updates["github-actions"]["directory"] == "/"
+    assert updates["uv"]["directory"] == "/" and updates["uv"]["versioning-strategy"] == "lockfile-only"
+    for entry in updates.values():
+        assert entry["schedule"]["interval"] in ("daily", "weekly")
