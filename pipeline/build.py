@@ -11,7 +11,6 @@ failed.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import importlib.metadata
 import json
 import os
@@ -163,8 +162,7 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
 
 
 def _epoch(created: str) -> int:
-    return int(datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
-               .replace(tzinfo=datetime.UTC).timestamp())
+    return int(image.parse_created(created).timestamp())
 
 
 def failure_summary(lines: list[str]) -> str:

@@ -146,6 +146,10 @@ def parser() -> argparse.ArgumentParser:
                          "DIR and move the tags")
     publish.add_argument("--build-platform", metavar="OS/ARCH",
                          help="with --by-digest: the one platform this job builds")
+    publish.add_argument("--created", metavar="YYYY-MM-DDTHH:MM:SSZ",
+                         help="with --by-digest (required) or --merge: the plan's time (the "
+                              "`created` of `plan --json`): every platform's image is stamped "
+                              "with it, and ages (max_age) are judged at it")
     publish.set_defaults(run=_run_publish)
 
     smoke = commands.add_parser("smoke", help="start an image and place real SIP calls at it",
@@ -217,6 +221,25 @@ def _load_plan(args: argparse.Namespace) -> tuple[Matrix, Plan]:
     return matrix, plan
 
 
+CLOCK_SKEW = datetime.timedelta(minutes=5)   # between the plan job's machine and this one
+
+
+def _created(text: str) -> datetime.datetime:
+    """--created: the plan's `created`, in its form (UTC, to the second), not in the future."""
+    from .image import parse_created
+
+    try:
+        when = parse_created(text)
+    except ValueError:
+        raise ConfigurationError(f"--created {text!r} is not a time in the plan's form; pass the "
+                                 "`created` of `pipeline plan --json`, e.g. 2026-12-07T10:17:00Z "
+                                 "(UTC)") from None
+    if when > datetime.datetime.now(datetime.UTC) + CLOCK_SKEW:
+        raise ConfigurationError(f"--created {text!r} is in the future; pass the `created` of "
+                                 "`pipeline plan --json`")
+    return when
+
+
 def _day(text: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)
@@ -240,10 +263,15 @@ def _publish_opts(args: argparse.Namespace) -> publish.Options:
     from . import publish
 
     mode, directory = "publish", None
+    created = _created(args.created) if getattr(args, "created", None) else None
     if getattr(args, "by_digest", None):
         if not args.build_platform:
             raise ConfigurationError("--by-digest needs --build-platform OS/ARCH "
                                      "(the platform this job builds)")
+        if not created:
+            raise ConfigurationError("--by-digest needs --created (the `created` of `pipeline plan "
+                                     "--json`), so that every platform of a target is stamped "
+                                     "with the same time")
         mode, directory = "by-digest", args.by_digest
     elif getattr(args, "merge", None):
         mode, directory = "merge", args.merge
@@ -252,10 +280,14 @@ def _publish_opts(args: argparse.Namespace) -> publish.Options:
                                      "digest files were downloaded)")
     elif getattr(args, "build_platform", None):
         raise ConfigurationError("--build-platform goes with --by-digest DIR")
+    if created and mode == "publish":
+        raise ConfigurationError("--created goes with --by-digest DIR or --merge DIR (CI's jobs); "
+                                 "`pipeline publish` stamps its images with the time it builds them")
     if getattr(args, "build_platform", None):
         _platforms([args.build_platform])
     return publish.Options(registries=tuple(args.registry), mode=mode, digests=directory,
                            build_platform=getattr(args, "build_platform", None) or "",
+                           created=created,
                            manifest_cache=args.manifest_cache or _out() / "manifest-cache.json",
                            dry_run=getattr(args, "dry_run", False))
 

@@ -378,10 +378,15 @@ class Registry:
         return self._retrying(f"{self.host}/{repository}: GET manifest {reference}",
                               lambda: self._get_manifest(repository, reference))
 
-    def image_info(self, repository: str, reference: str) -> ImageInfo | None:
+    def image_info(self, repository: str, reference: str, *,
+                   manifests: dict[str, Manifest] | None = None) -> ImageInfo | None:
         """What reference points at: for an index, each platform's manifest and config; for
-        a single image manifest, its one platform from the config's os/architecture."""
-        top = self.get_manifest(repository, reference)
+        a single image manifest, its one platform from the config's os/architecture.
+        manifests: those already read or pushed, by digest (content-addressed, so never
+        stale): not read again; the ones read here are added (a manifest GET counts as a
+        Docker Hub pull)."""
+        known = {} if manifests is None else manifests
+        top = known.get(reference) or self.get_manifest(repository, reference)
         if top is None:
             return None
         labels = {}
@@ -389,10 +394,11 @@ class Registry:
             for child in top.children:
                 if child.is_attestation:
                     continue
-                manifest = self.get_manifest(repository, child.digest)
+                manifest = known.get(child.digest) or self.get_manifest(repository, child.digest)
                 if manifest is None:
                     raise RegistryError(f"{self.host}/{repository}:{reference} refers to a "
                                         f"missing manifest {child.digest}")
+                known[child.digest] = manifest
                 config = self._config(repository, manifest)
                 labels[child.platform or platform_name(config)] = _labels(config)
         else:

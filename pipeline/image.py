@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ GIT_REPOSITORY_LABEL = "org.asterisk.git.repository"   # ... and the repository 
 VARIANT_LABEL = "org.asterisk.variant"          # a VARIANTS name
 INPUTS_LABEL = "org.asterisk-pipeline.inputs"   # inputs_digest(): what it was built from
 BASE_LABEL = "org.asterisk-pipeline.base"       # the base image, NAME@DIGEST when known
-CREATED_LABEL = "org.opencontainers.image.created"
+CREATED_LABEL = "org.opencontainers.image.created"   # when it was built: created_text()
 
 # The SBOM (sbom.py) in every image the pipeline makes, and how the Dockerfile adds it: the
 # first build exports the variant's dpkg database (PACKAGES_STAGE), the second adds the
@@ -155,6 +156,20 @@ class Provenance:
         return int(self.created.timestamp())
 
 
+def created_text(when: datetime.datetime) -> str:
+    """The `created` label's form (OCI annotations: RFC 3339), in UTC to the second:
+    2026-12-07T10:17:00Z."""
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_created(text: str) -> datetime.datetime:
+    """created_text() read back; ValueError for anything else (another form, a time zone
+    other than Z, an impossible date)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
+        raise ValueError(f"{text!r} is not YYYY-MM-DDTHH:MM:SSZ")
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+
+
 def labels(target: Target, inputs: str, provenance: Provenance, *, base: str = "") -> dict[str, str]:
     snapshot = target.snapshot
     git = {GIT_COMMIT_LABEL: snapshot.version.commit, GIT_REPOSITORY_LABEL: snapshot.url} \
@@ -167,7 +182,7 @@ def labels(target: Target, inputs: str, provenance: Provenance, *, base: str = "
         "org.opencontainers.image.version": target.id,
         "org.opencontainers.image.revision": provenance.revision,
         "org.opencontainers.image.source": provenance.source,
-        CREATED_LABEL: provenance.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        CREATED_LABEL: created_text(provenance.created),
         VERSION_LABEL: str(target.version),
         VARIANT_LABEL: target.variant,
         INPUTS_LABEL: inputs,

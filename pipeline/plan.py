@@ -15,6 +15,7 @@ from typing import Any
 from . import support
 from . import tags as tag_rules
 from .errors import NothingToDoError, ResolutionError
+from .image import created_text
 from .image import variant as variant_named
 from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Registry, Series, runner_platform
 from .releases import Release, ReleaseIndex
@@ -62,9 +63,11 @@ class Target:
     def images(self, registry: Registry) -> list[str]:
         return [f"{registry.image}:{tag}" for tag in self.tags]
 
-    def as_json(self, registries: Sequence[Registry], on: datetime.date) -> dict[str, Any]:
+    def as_json(self, registries: Sequence[Registry], on: datetime.date,
+                created: datetime.datetime) -> dict[str, Any]:
         """`version` is the exact spec of the target, which CI's later jobs pass to
-        `pipeline publish`: the release (22.10.1), or the pinned snapshot (git:master@SHA)."""
+        `pipeline publish`: the release (22.10.1), or the pinned snapshot (git:master@SHA);
+        `created` the plan's time, which they pass as `--created`."""
         if isinstance(self.release, Snapshot):
             version = self.release.version.spec
             source = {"commit": self.release.version.commit, "repository": self.release.url}
@@ -83,6 +86,7 @@ class Target:
             "images": [image for registry in registries for image in self.images(registry)],
             **source,
             "support": support.status(self.version, on).as_json(),
+            "created": created_text(created),
         }
 
 
@@ -91,6 +95,11 @@ class Plan:
     targets: tuple[Target, ...]
     registries: tuple[Registry, ...]
     on: datetime.date = dataclasses.field(default_factory=datetime.date.today)  # for support status
+    # when the plan was made: every image it leads to is stamped with this creation time, and
+    # CI's later jobs judge ages (max_age) at this instant, so the platforms of a target,
+    # built by different jobs, agree on it
+    created: datetime.datetime = dataclasses.field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC).replace(microsecond=0))
     runners: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_RUNNERS))
 
     def as_json(self, *, per_platform: bool = False) -> dict[str, list[dict[str, Any]]]:
@@ -98,7 +107,7 @@ class Plan:
         the runner that builds it, from the matrix's `runners`, and whether that runner
         is another platform: then the image is cross-compiled and smoke-tested under
         emulation)."""
-        entries = [target.as_json(self.registries, self.on) for target in self.targets]
+        entries = [target.as_json(self.registries, self.on, self.created) for target in self.targets]
         if per_platform:
             entries = [{**entry, "platform": platform, "runner": self.runners[platform],
                         "emulated": runner_platform(self.runners[platform]) != platform,

@@ -15,10 +15,17 @@ Nothing to change anywhere: done, nothing is built. Otherwise one of three run m
   digest is the local image's), sign it and attach its SBOMs (signing.py), then point the
   full tag and the other tags at it;
 * `by_digest` (CI build job, one platform per job): build and smoke-test that platform,
-  push its manifest and provenance by digest (no tag), and write their descriptors for
-  the merge job;
+  push its manifest and provenance by digest (no tag), and write their descriptors (with
+  the labels the registry holds for it) for the merge job;
 * `merge` (CI merge job): make the multi-platform index from the descriptors, push it by
   digest, sign it and attach its SBOMs, then point the full tag and the other tags at it.
+  A target its build jobs pushed is decided from what they built (the descriptors'
+  labels), not from its inputs as they would be now: a base image pushed meanwhile is the
+  next run's rebuild.
+
+The CI jobs share the plan's time (`--created`): every platform's image is stamped with it,
+and ages (max_age) are judged at that instant, so the jobs of one target agree.
+What is pushed is read back into the manifest cache (Session.read_back).
 
 No tag is created or moved before the image it points at is complete and signed.
 
@@ -46,7 +53,7 @@ from . import digests, hub, log, registries, report
 from .build import Built, Maker
 from .distribution import AuthError
 from .errors import ConfigurationError, CredentialsError, PipelineError, PublishError
-from .image import BASE_LABEL
+from .image import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL
 from .matrix import Registry, Signing
 from .plan import Plan, Target
 from .registries import ManifestCache, Session
@@ -75,6 +82,7 @@ class Options:
     mode: str = "publish"                   # publish | by-digest | merge
     digests: Path | None = None             # by-digest: where to write; merge: where to read
     build_platform: str = ""                # by-digest: the one platform this job builds
+    created: datetime.datetime | None = None   # by-digest, merge: the plan's time (else now)
     manifest_cache: Path | None = None
     dry_run: bool = False
 
@@ -133,6 +141,8 @@ def failure(failed: Sequence[Outcome]) -> type[PipelineError]:
 
 
 Handler = Callable[["Publisher", Decision, list[Session], dict[str, Outcome]], None]
+BuiltBy = Callable[[Target], Mapping[str, str] | None]
+"""What this run's build jobs built of a target (their descriptors' common labels), or None."""
 
 
 class Publisher:
@@ -141,8 +151,10 @@ class Publisher:
     def __init__(self, docker: DockerClient, sessions: Sequence[Session], maker: Maker, *,
                  unreachable: Mapping[str, PipelineError] | None = None,
                  registries_: Sequence[Registry] = (), dry_run: bool = False,
-                 signer: Signer | None = None) -> None:
+                 signer: Signer | None = None, now: datetime.datetime | None = None,
+                 built_by: BuiltBy = lambda target: None) -> None:
         self.docker, self.sessions, self.maker = docker, list(sessions), maker
+        self.now, self.built_by = now, built_by    # the instant ages are judged at; see BuiltBy
         self.unreachable = dict(unreachable or {})
         names = {s.name for s in self.sessions} | set(self.unreachable)
         self.registries = [r for r in registries_ if r.name in names] or [s.registry for s in self.sessions]
@@ -192,16 +204,20 @@ class Publisher:
             return None
         try:
             with log.step(f"inputs of {target.id}"):
-                inputs = self.maker.inputs(target)
+                known = self.built_by(target)
+                inputs = known[INPUTS_LABEL] if known else self.maker.inputs(target)
         except PipelineError as error:
             log.error(str(error))
             for outcome in outcomes.values():
                 if outcome.ok:
                     outcome.fail(str(error))
             return None
+        if known:
+            log.info(f"  as its build jobs built it: inputs {inputs[:12]}, base "
+                     f"{known.get(BASE_LABEL) or '-'}, created {known.get(CREATED_LABEL)}")
         decision = Decision(target, inputs, {}, {})
-        base = self.maker.labels(target)[BASE_LABEL]
-        now = datetime.datetime.now(datetime.UTC)
+        base = known.get(BASE_LABEL, "") if known else self.maker.labels(target)[BASE_LABEL]
+        now = self.now or datetime.datetime.now(datetime.UTC)
 
         def read(session: Session) -> dict[str, Current | None]:
             return {tag: session.current(tag) for tag in target.tags}
@@ -365,7 +381,6 @@ def publish_target(run: Publisher, decision: Decision, todo: list[Session],
     with contextlib.ExitStack() as stack:
         archive = stack.enter_context(saved(run.docker, built)) if built else None
         local_id = run.docker.image.inspect(built.image).id if built else ""
-        labels = run.maker.labels(target)
         for session in todo:
             outcome = outcomes[session.name]
 
@@ -373,7 +388,7 @@ def publish_target(run: Publisher, decision: Decision, todo: list[Session],
                 changed = decision.changes(session)
                 if archive is not None and session in need_image:
                     with log.step(f"push {session.registry.image} (by digest)"):
-                        pushed = session.push_image(archive, target.platforms, labels)
+                        pushed = session.push_image(archive)
                     if pushed.digest != local_id:
                         raise PublishError(f"{session.name}: {target.id}: the registry holds "
                                            f"{pushed.digest} after pushing the tested {local_id}")
@@ -405,15 +420,15 @@ def by_digest_target(run: Publisher, decision: Decision, todo: list[Session],
     built = run.make(decision, [platform], [outcomes[s.name] for s in need_image])
     if built is None:
         return
-    labels = run.maker.labels(target)
     with saved(run.docker, built) as archive:
         for session in need_image:
             outcome = outcomes[session.name]
 
             def push(session: Session = session, outcome: Outcome = outcome) -> None:
                 with log.step(f"push {platform} to {session.registry.image} by digest"):
-                    pushed = session.push_platform(archive, platform, labels)
-                digests.write(directory, target, session.registry, pushed)
+                    pushed, held = session.push_platform(archive, platform)
+                [labels] = held.labels.values()
+                digests.write(directory, target, session.registry, digests.Pushed(pushed, labels))
                 outcome.digest, outcome.status = pushed.manifest.digest, "pushed by digest"
 
             attempt(outcome, push)
@@ -424,7 +439,6 @@ def merge_target(run: Publisher, decision: Decision, todo: list[Session],
     """CI merge job: once every platform is pushed (a descriptor file each), make the index
     under the full tag and move the other tags. A target missing a platform is not tagged."""
     target = decision.target
-    labels = run.maker.labels(target)
     for session in todo:
         outcome = outcomes[session.name]
 
@@ -437,8 +451,8 @@ def merge_target(run: Publisher, decision: Decision, todo: list[Session],
                     raise PublishError(f"{session.name}: {target.id}: no digest for {', '.join(missing)} "
                                        f"in {directory} (its build job failed or did not push); not tagged")
                 with log.step(f"index {session.registry.image} (by digest)"):
-                    children = [child for p in target.platforms for child in found[p].children]
-                    digest = session.put_index(children, labels)
+                    children = [child for p in target.platforms for child in found[p].push.children]
+                    digest = session.put_index(children)
                 run.attach(session, digest)
             else:
                 full = decision.states[session.name][target.id]
@@ -450,6 +464,34 @@ def merge_target(run: Publisher, decision: Decision, todo: list[Session],
             outcome.digest, outcome.status = digest, "published"
 
         attempt(outcome, merge)
+
+
+def built_by_jobs(directory: Path, registries_: Sequence[Registry]) -> BuiltBy:
+    """The merge job's view of a target: the labels of what its build jobs pushed (every
+    descriptor in directory, in every registry), None when they pushed nothing. The platforms
+    of one target must agree on the labels the decisions read (inputs, created): jobs
+    that resolved different base images, or were given different times, made different
+    images, and none of them is tagged (the next run rebuilds the target)."""
+    def built(target: Target) -> Mapping[str, str] | None:
+        found = {(registry.name, platform): pushed.labels for registry in registries_
+                 for platform, pushed in digests.read(directory, target, registry).items()}
+        if not found:
+            return None
+
+        def one(key: str) -> bool:
+            values = {labels.get(key, "") for labels in found.values()}
+            return len(values) == 1 and "" not in values
+
+        if not (one(INPUTS_LABEL) and one(CREATED_LABEL)):
+            made = "; ".join(f"{platform} in {name}: inputs {labels.get(INPUTS_LABEL, 'none')[:12]}, "
+                             f"base {labels.get(BASE_LABEL) or 'none'}, "
+                             f"created {labels.get(CREATED_LABEL) or 'none'}"
+                             for (name, platform), labels in sorted(found.items()))
+            raise PublishError(f"{target.id}: its build jobs made different images ({made}): the "
+                               "base image changed between the jobs, or they were given different "
+                               "--created; not tagged (the next run rebuilds it)")
+        return next(iter(found.values()))
+    return built
 
 
 # ----------------------------------------------------------------------------- connecting
@@ -518,16 +560,22 @@ def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
         else:
             log.warning(f"{base_dir / 'matrix.yaml'}: no signing: section; the images are "
                         "published unsigned (docs/publish.md)")
+    if options.created:     # the plan's time, for every image this run makes
+        maker = dataclasses.replace(maker, provenance=dataclasses.replace(
+            maker.provenance, created=options.created))
+    directory = options.digests or Path("digests")
     cache = ManifestCache(options.manifest_cache)
     with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
                    dry_run=options.dry_run) as (sessions, unreachable):
         publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen,
-                              dry_run=options.dry_run, signer=signer)
+                              dry_run=options.dry_run, signer=signer, now=options.created,
+                              built_by=built_by_jobs(directory, chosen)
+                              if options.mode == "merge" else lambda target: None)
         handlers: dict[str, Handler] = {
             "publish": publish_target,
             "by-digest": functools.partial(by_digest_target, platform=options.build_platform,
-                                           directory=options.digests or Path("digests")),
-            "merge": functools.partial(merge_target, directory=options.digests or Path("digests")),
+                                           directory=directory),
+            "merge": functools.partial(merge_target, directory=directory),
         }
         handle = handlers[options.mode]
         outcomes = publisher.run(plan, handle)
@@ -555,7 +603,8 @@ def outdated(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
     needs: dict[str, tuple[bool, str]] = {}
     with connected(chosen, base_dir=base_dir, environ=environ, cache=cache,
                    dry_run=True) as (sessions, unreachable):
-        publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen)
+        publisher = Publisher(docker, sessions, maker, unreachable=unreachable, registries_=chosen,
+                              now=plan.created)
         for target in plan.targets:
             outcomes = {r.name: Outcome(target, r) for r in publisher.registries}
             decision = publisher.decide(target, outcomes)

@@ -15,7 +15,8 @@ Credentials, never on a command line, in a log or on disk:
 What a tag points at is read with HEAD requests (Docker Hub does not count them against
 its pull limit); the labels of a digest are read once and kept in a ManifestCache file
 (content-addressed, so never stale), which CI keeps between runs: an up-to-date run sends
-no counted request.
+no counted request. What a run pushes enters the cache read back from the registry, so
+the cache never holds what the run only believed it pushed.
 """
 
 from __future__ import annotations
@@ -113,8 +114,7 @@ def current_from(info: ImageInfo) -> Current:
     except ValueError:
         version = None
     try:
-        created = datetime.datetime.strptime(common(image.CREATED_LABEL), "%Y-%m-%dT%H:%M:%SZ") \
-            .replace(tzinfo=datetime.UTC)
+        created: datetime.datetime | None = image.parse_created(common(image.CREATED_LABEL))
     except ValueError:
         created = None
     return Current(digest=info.digest, platforms=info.platforms, version=version,
@@ -157,30 +157,39 @@ class Session:
             self.cache.put(info)
         return current_from(info)
 
-    def push_image(self, archive: Path, platforms: Sequence[str],
-                   labels: Mapping[str, str]) -> Descriptor:
+    def push_image(self, archive: Path) -> Descriptor:
         """The image `docker save` wrote to archive (every platform), by digest: no tag yet
         (point() puts them once the image is signed)."""
         pushed = distribution.push_saved_image(self.api, self.repository, archive)
         self._manifests[pushed.digest] = distribution.saved_manifest(archive)
-        self._remember(pushed.digest, platforms, labels)
+        self.read_back(pushed.digest)
         return pushed
 
-    def push_platform(self, archive: Path, platform: str, labels: Mapping[str, str]) -> PlatformPush:
+    def push_platform(self, archive: Path, platform: str) -> tuple[PlatformPush, ImageInfo]:
         """One platform of the saved image and its attestations, by digest (no tag): for the
-        CI merge job."""
+        CI merge job. With what the registry now holds under its digest (read_back)."""
         pushed = distribution.push_saved_platform(self.api, self.repository, archive, platform)
-        self._remember(pushed.manifest.digest, [platform], labels)
-        return pushed
+        return pushed, self.read_back(pushed.manifest.digest)
 
-    def put_index(self, children: Sequence[Descriptor], labels: Mapping[str, str]) -> str:
+    def put_index(self, children: Sequence[Descriptor]) -> str:
         """An index over per-platform manifests already pushed, by digest (no tag yet)."""
         index = distribution.make_index(children)
         self.api.put_manifest(self.repository, index.digest, index)
         self._manifests[index.digest] = index
-        self._remember(index.digest, [c.platform or "" for c in children if not c.is_attestation],
-                       labels)
+        self.read_back(index.digest)
         return index.digest
+
+    def read_back(self, digest: str) -> ImageInfo:
+        """What the registry holds under digest (each platform's config labels, read from
+        it), kept in the manifest cache: the cache records what was pushed, never what this
+        run believes it built (a merge job's own labels could name a base image newer than
+        the one its build jobs used, and every later plan would trust them)."""
+        info = self.api.image_info(self.repository, digest, manifests=self._manifests)
+        if info is None:
+            raise PublishError(f"{self.name}: {digest} is not in {self.registry.image} right "
+                               "after it was pushed")
+        self.cache.put(info)
+        return info
 
     def sboms(self, digest: str) -> list[tuple[str, bytes]]:
         """(platform, SBOM) of each platform of the image digest, read from the last layer
@@ -191,7 +200,8 @@ class Session:
         children = [c for c in top.children if not c.is_attestation] if top.is_index else [None]
         found = []
         for child in children:
-            manifest = top if child is None else self.api.get_manifest(self.repository, child.digest)
+            manifest = top if child is None else (self._manifests.get(child.digest)
+                                                  or self.api.get_manifest(self.repository, child.digest))
             if manifest is None or not manifest.blobs[1:]:
                 raise PublishError(f"{self.name}: {digest}: a platform manifest is missing or has no layer")
             platform = (child.platform or "") if child else ""
@@ -211,11 +221,6 @@ class Session:
             raise PublishError(f"{self.name}: {digest} is not in {self.registry.image}; cannot tag it")
         for tag in tags:
             self.api.put_manifest(self.repository, tag, manifest)
-
-    def _remember(self, digest: str, platforms: Sequence[str], labels: Mapping[str, str]) -> None:
-        """What we pushed needs no reading back later: its platforms and labels are known."""
-        self.cache.put(ImageInfo(digest=digest, platforms=tuple(sorted(platforms)),
-                                 labels={p: dict(labels) for p in platforms}))
 
 
 # ----------------------------------------------------------------------------- connecting

@@ -23,7 +23,6 @@ signed attestation (signing.py).
 
 from __future__ import annotations
 
-import datetime
 import gzip
 import io
 import re
@@ -148,8 +147,7 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
          verified: Sequence[Verified], labels: Mapping[str, str], tool_version: str) -> str:
     """The CycloneDX JSON of target's image for one platform."""
     release = os_release(release_file)
-    created = datetime.datetime.strptime(labels[image.CREATED_LABEL], "%Y-%m-%dT%H:%M:%SZ") \
-        .replace(tzinfo=datetime.UTC)
+    created = image.parse_created(labels[image.CREATED_LABEL])
     asterisk = [item for item in verified if item.part == "asterisk"]
     if len(asterisk) != 1:
         raise BuildError(f"{target.id}: the verified sources name {len(asterisk)} Asterisk tarballs")

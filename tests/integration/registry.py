@@ -196,6 +196,20 @@ class LocalRegistry:
         response.raise_for_status()
         return response.content
 
+    def labels(self, repository: str, reference: str) -> dict[str, dict[str, str]]:
+        """{platform: the labels of its config} of the image reference points at (an index's
+        attestation manifests left out)."""
+        digest, top = self.manifest(repository, reference)
+        children = [c for c in top.get("manifests") or [{"digest": digest}]
+                    if (c.get("platform") or {}).get("architecture") != "unknown"]
+        found = {}
+        for child in children:
+            _, manifest = self.manifest(repository, child["digest"])
+            config = json.loads(self.blob(repository, manifest["config"]["digest"]))
+            platform = f"{config['os']}/{config['architecture']}"
+            found[platform] = (config.get("config") or {}).get("Labels") or {}
+        return found
+
     def provenance(self, repository: str, tag: str) -> dict[str, dict]:
         """{platform manifest digest: its SLSA provenance statement}, read from the attestation
         manifests of the index tag points at (BuildKit's layout: platform unknown/unknown,

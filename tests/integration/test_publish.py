@@ -13,10 +13,13 @@ repositories, STS); a local registry plays the ECR registry endpoint (matrix key
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -43,7 +46,7 @@ from tests.integration.registry import (
     start_registry,
     wait_for,
 )
-from tests.integration.tiny_image import remove_images, tiny_prepare, tiny_sources
+from tests.integration.tiny_image import push_tiny_base, remove_images, tiny_prepare, tiny_sources
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REPO = "asterisk"
@@ -155,13 +158,14 @@ def make_maker(matrix, tiny, out, smoke=version_smoke, base_digest=lambda name: 
 
 def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=version_smoke,
                 dry_run=False, variants=(), cache=None, mode="publish", digests=None,
-                build_platform="", base_digest=lambda name: "", description="", platforms=()):
+                build_platform="", base_digest=lambda name: "", description="", platforms=(),
+                created=None):
     """publish.execute, as `pipeline publish` runs it, with the tiny image's Maker."""
     matrix = load(matrix_path, environ={})
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs),
                      variants=list(variants), platforms=list(platforms))
     options = publish.Options(dry_run=dry_run, manifest_cache=cache, mode=mode, digests=digests,
-                              build_platform=build_platform)
+                              build_platform=build_platform, created=created)
     outcomes = publish.execute(plan, make_maker(matrix, tiny, matrix_path.parent / "out", smoke,
                                                 base_digest), options,
                                base_dir=matrix_path.parent, environ={} if environ is None else environ,
@@ -764,36 +768,88 @@ def test_a_docker_save_that_fails_fails_its_target_and_the_others_go_on(docker, 
 
 # ----------------------------------------------------------------------------- the CI split
 
-def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry, tiny, tmp_path):
-    """As the workflow runs it: one `--by-digest` job per platform (build, smoke, push that
-    platform's tested manifest by digest, no tag: publish.execute in that mode, with the
-    tiny image's Maker), then the real CLI's `--merge` makes the index and moves the tags;
-    a platform missing refuses the target; a rerun does nothing."""
+@contextlib.contextmanager
+def checksum_mirror(digest: str, version: str = "22.10.1"):
+    """The stand-in mirror's URL, serving only the release's published sha256 (the inputs
+    digest reads it; the tiny image needs no tarball): for the real CLI's plan and merge."""
     from pytest_httpserver import HTTPServer
 
-    dockerfiles, context, digest = tiny
     with HTTPServer(host="127.0.0.1", port=free_port()) as server:
         server.expect_request(
-            "/downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.sha256"
-        ).respond_with_data(f"{digest}  asterisk-22.10.1.tar.gz\n")
+            f"/downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-{version}.sha256"
+        ).respond_with_data(f"{digest}  asterisk-{version}.tar.gz\n")
+        yield server.url_for("/").rstrip("/")
+
+
+@pytest.fixture
+def base_registry(tools, docker, tmp_path):
+    """A registry serving the targets' base image, as Docker Hub serves Debian's: CI's jobs
+    each resolve it there (bases.Resolver), and the engine has no copy of it (as a runner
+    has none). Yields (registry, base image ref, push(marker): push a new base image under
+    that ref, returning its NAME@DIGEST)."""
+    registry = start_registry(tmp_path / "bases")
+    ref = f"{registry.host}/base:trixie"
+
+    def push(marker: str) -> str:
+        push_tiny_base(docker, ref, marker, base=BASE_IMAGE, platforms=PLATFORMS,
+                       directory=tmp_path / "base-contexts")
+        return f"{ref}@{distribution.Registry(registry.host).head_manifest('base', 'trixie')}"
+
+    yield registry, ref, push
+    registry.stop()
+
+
+def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry, base_registry, tiny,
+                                                         tmp_path):
+    """As the workflow runs it: the real CLI's plan (`--json --per-platform`: the jobs'
+    matrix, with the plan's `created`), one `--by-digest` job per platform with that
+    `created` (build, smoke, push that platform's tested manifest by digest, no tag:
+    publish.execute in that mode, with the tiny image's Maker), then the real CLI's
+    `--merge` makes the index and moves the tags; a platform missing refuses the target.
+    Then, with max_age set and an empty manifest cache (CI's is lost; every check below
+    reads the registry itself): a rerun of the merge and the next plan find it up to date
+    (issue 23.4: each job stamped its own `created`, the platforms disagreed, and every run
+    rebuilt everything)."""
+    from pipeline import bases
+
+    dockerfiles, context, digest = tiny
+    _, base, push_base = base_registry
+    push_base("first")
+    with checksum_mirror(digest) as mirror:
         matrix_path = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"],
-                                   mirror=server.url_for("/").rstrip("/"))
+                                   mirror=mirror, base_image=base,
+                                   series=({"spec": "22.x", "max_age": "7d"},))
         digests = tmp_path / "digests"
-        env = {"PIPELINE_OUT": str(tmp_path / "out")}
-        for platform in PLATFORMS:
+        # the base image from its registry, as in production, whatever the shell says
+        env = {"PIPELINE_OUT": str(tmp_path / "out"), "PIPELINE_OFFLINE": "0"}
+
+        def empty_cache() -> list[str]:
+            return ["--manifest-cache", str(tmp_path / f"empty-{len(list(tmp_path.iterdir()))}.json")]
+
+        plan = ["plan", "--matrix", str(matrix_path), "--variant", "plain", "--outdated", "--json"]
+        result = cli([*plan, "--per-platform"], cwd=tmp_path, env=env, dockerfiles=dockerfiles)
+        assert result.returncode == 0, result.stderr
+        jobs = json.loads(result.stdout)["include"]
+        assert [job["platform"] for job in jobs] == PLATFORMS
+        [created] = {job["created"] for job in jobs}
+        for entry in jobs:
             [job] = run_publish(docker, matrix_path, tiny, variants=["plain"], mode="by-digest",
-                                digests=digests, build_platform=platform)
+                                digests=digests, build_platform=entry["platform"],
+                                created=image.parse_created(created),
+                                base_digest=bases.Resolver(docker))
             assert job.status == "pushed by digest", job.reason
             assert plain_registry.tags(REPO) == []       # no tag before the merge
-            pushed = json.loads((digests / "22.10.1" / "local" / platform.replace("/", "-")).read_text())
-            assert pushed["platform"] == platform
+            pushed = json.loads((digests / "22.10.1" / "local" / entry["platform_slug"]).read_text())
+            assert pushed["platform"] == entry["platform"]
+            assert pushed["labels"][image.CREATED_LABEL] == created
             # what was pushed is the image this job smoke-tested, and its provenance
             local = local_manifests(docker, f"{IMAGE_NAME}:22.10.1", tmp_path)
-            assert pushed["digest"] == local[platform]
+            assert pushed["digest"] == local[entry["platform"]]
             [attestation] = pushed["attestations"]
             assert attestation["annotations"]["vnd.docker.reference.digest"] == pushed["digest"]
 
-        merge = ["publish", "--matrix", str(matrix_path), "--variant", "plain", "--merge", str(digests)]
+        merge = ["publish", "--matrix", str(matrix_path), "--variant", "plain", "--merge", str(digests),
+                 "--created", created]
         arm64 = digests / "22.10.1" / "local" / "linux-arm64"
         kept = arm64.read_text()
         arm64.unlink()
@@ -807,13 +863,139 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
         for tag in ["22.10.1", "22.10", "22", "lts", "latest"]:
             assert plain_registry.complete(REPO, tag)[1] == PLATFORMS
         check_provenance(plain_registry, "22.10.1", PLATFORMS)     # the jobs' attestations merged
-        result = cli(merge, cwd=tmp_path, env=env, dockerfiles=dockerfiles)
+        held = plain_registry.labels(REPO, "22.10.1")
+        assert {labels[image.CREATED_LABEL] for labels in held.values()} == {created}, held
+
+        result = cli(merge + empty_cache(), cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0 and "| up to date |" in result.stderr, result.stderr
-        result = cli(["plan", "--matrix", str(matrix_path), "--variant", "plain", "--outdated", "--json"],
-                     cwd=tmp_path,
-                     env=env, dockerfiles=dockerfiles)
+        result = cli(plan + empty_cache(), cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"include": []}
+
+
+def test_a_base_image_pushed_while_the_build_jobs_run_ships_in_the_next_run(docker, plain_registry,
+                                                                         base_registry, tiny, tmp_path):
+    """Debian pushes a new base image after the build jobs resolved theirs and before the
+    merge: the merge tags what the build jobs built (on the old base), and the manifest
+    cache it leaves says so, as the registry does; so the next plan, with that cache or
+    none, rebuilds the target on the new base, and that run ships it (issue 23.4: the merge
+    cached its own fresh labels, "new base", for an index built on the old one, and every
+    later plan said up to date). Each job resolves the base itself, as CI's jobs do."""
+    from pipeline import bases
+
+    _, base, push_base = base_registry
+    old = push_base("before")
+    matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"], base_image=base)
+    merge_cache, digests = tmp_path / "merge-cache.json", tmp_path / "digests"
+
+    def ci_run(*, meanwhile=lambda: None):
+        created = datetime.datetime.now(datetime.UTC).replace(microsecond=0)   # the plan's
+        for platform in PLATFORMS:
+            [job] = run_publish(docker, matrix, tiny, variants=["plain"], mode="by-digest",
+                                digests=digests, build_platform=platform, created=created,
+                                base_digest=bases.Resolver(docker))
+            assert job.status == "pushed by digest", job.reason
+        meanwhile()
+        [merged] = run_publish(docker, matrix, tiny, variants=["plain"], mode="merge", digests=digests,
+                               cache=merge_cache, created=created, base_digest=bases.Resolver(docker))
+        assert merged.status == "published", merged.reason
+        shutil.rmtree(digests)      # a run's artifacts are its own
+        return merged
+
+    def next_plan(cache: Path) -> dict:
+        loaded = load(matrix, environ={})
+        plan = make_plan(loaded, ReleaseIndex(loaded.releases, loaded.sources), variants=["plain"])
+        maker = make_maker(loaded, tiny, tmp_path / "out", base_digest=bases.Resolver(docker))
+        return publish.outdated(plan, maker, publish.Options(manifest_cache=cache),
+                                base_dir=matrix.parent, environ={}, docker=docker)
+
+    latest = {}
+    merged = ci_run(meanwhile=lambda: latest.update(digest=push_base("security-update")))
+    held = plain_registry.labels(REPO, "22.10.1")
+    assert {labels[image.BASE_LABEL] for labels in held.values()} == {old}    # what was built
+    cached = registries.ManifestCache(merge_cache).get(merged.digest)
+    assert cached is not None
+    assert {p: ls[image.BASE_LABEL] for p, ls in cached.labels.items()} == \
+        {p: ls[image.BASE_LABEL] for p, ls in held.items()}                  # what the registry holds
+    for cache in (merge_cache, tmp_path / "empty-cache.json"):
+        needs = next_plan(cache)
+        assert set(needs) == {"22.10.1"} and needs["22.10.1"][0], needs
+        assert needs["22.10.1"][1].startswith("rebuilt: new base image"), needs
+
+    ci_run()
+    held = plain_registry.labels(REPO, "lts")
+    assert {labels[image.BASE_LABEL] for labels in held.values()} == {latest["digest"]}
+    assert next_plan(tmp_path / "another-empty-cache.json") == {}
+    assert next_plan(merge_cache) == {}
+
+
+def split_jobs(docker, matrix, tiny, digests, *, created, between=lambda platform: None):
+    """The build jobs of one CI run (one per platform, each resolving the base image itself),
+    as the workflow runs them with the plan's created; between(platform) after each job."""
+    from pipeline import bases
+
+    for platform in PLATFORMS:
+        [job] = run_publish(docker, matrix, tiny, variants=["plain"], mode="by-digest",
+                            digests=digests, build_platform=platform, created=created,
+                            base_digest=bases.Resolver(docker))
+        assert job.status == "pushed by digest", job.reason
+        between(platform)
+
+
+def test_the_merge_needs_no_base_image(docker, plain_registry, base_registry, tiny, tmp_path):
+    """The merge tags what its build jobs pushed, from their descriptors: it does not resolve
+    the base image again, so a base registry that cannot be read by then (Docker Hub's 429,
+    an outage) does not hold back images that were built and smoke-tested."""
+    from pipeline import bases
+
+    bases_, base, push_base = base_registry
+    built_on = push_base("first")
+    matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"], base_image=base)
+    created = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    split_jobs(docker, matrix, tiny, tmp_path / "digests", created=created)
+    bases_.stop()
+    [merged] = run_publish(docker, matrix, tiny, variants=["plain"], mode="merge",
+                           digests=tmp_path / "digests", created=created,
+                           base_digest=bases.Resolver(docker))
+    assert merged.status == "published", merged.reason
+    held = plain_registry.labels(REPO, "lts")
+    assert {labels[image.BASE_LABEL] for labels in held.values()} == {built_on}
+
+
+def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_registry, base_registry,
+                                                            tiny, tmp_path):
+    """Debian pushes a new base image between two build jobs of one target: they made two
+    different images (their inputs disagree), and the merge tags neither, naming both; the
+    registry's tags are as they were, and the next run builds both platforms on the new
+    base and ships them."""
+    _, base, push_base = base_registry
+    first = push_base("first")
+    matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"], base_image=base)
+    digests = tmp_path / "digests"
+    created = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    newer = {}
+
+    def after(platform: str) -> None:
+        if platform == PLATFORMS[0]:
+            newer["base"] = push_base("security-update")
+
+    split_jobs(docker, matrix, tiny, digests, created=created, between=after)
+    [refused] = run_publish(docker, matrix, tiny, variants=["plain"], mode="merge", digests=digests,
+                            created=created)
+    assert refused.status == "failed"
+    assert "its build jobs made different images" in refused.reason, refused.reason
+    for platform, built_on in (("linux/amd64", first), ("linux/arm64", newer["base"])):
+        assert f"{platform} in local: inputs " in refused.reason
+        assert f"base {built_on}, created {image.created_text(created)}" in refused.reason
+    assert plain_registry.tags(REPO) == []
+    shutil.rmtree(digests)
+
+    split_jobs(docker, matrix, tiny, digests, created=created)
+    [merged] = run_publish(docker, matrix, tiny, variants=["plain"], mode="merge", digests=digests,
+                           created=created)
+    assert merged.status == "published", merged.reason
+    held = plain_registry.labels(REPO, "22.10.1")
+    assert {labels[image.BASE_LABEL] for labels in held.values()} == {newer["base"]}
 
 
 def test_merge_refuses_a_directory_that_does_not_exist(plain_registry, tmp_path):
@@ -835,11 +1017,8 @@ def test_a_new_base_image_rebuilds_exactly_the_targets_on_it(docker, plain_regis
     base_registry = start_registry(tmp_path / "bases")
     try:
         def push_base(tag: str, marker: str) -> None:
-            context = tmp_path / f"base-{tag}-{marker}"
-            context.mkdir()
-            (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nRUN echo {marker} > /base-marker\n")
-            docker.buildx.build(context, platforms=PLATFORMS, tags=[f"{base_registry.host}/base:{tag}"],
-                                output={"type": "image", "push": "true"}, provenance=False)
+            push_tiny_base(docker, f"{base_registry.host}/base:{tag}", marker, base=BASE_IMAGE,
+                           platforms=PLATFORMS, directory=tmp_path / tag)
 
         push_base("a", "first")
         push_base("b", "first")

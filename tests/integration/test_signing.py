@@ -22,6 +22,7 @@ its command line is tested in tests/unit/test_signing.py.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import subprocess
@@ -202,13 +203,15 @@ def test_the_ci_merge_job_signs_the_index_it_makes(docker, tiny, tmp_path, keys)
     try:
         matrix = write_matrix(tmp_path / "m", [oci_entry(registry)], ["22.10.1"], signing=SIGNING)
         digests = tmp_path / "digests"
+        created = datetime.datetime.now(datetime.UTC).replace(microsecond=0)   # the plan's
         for platform in PLATFORMS:
             [job] = run_publish(docker, matrix, tiny, variants=["plain"], mode="by-digest",
-                                digests=digests, build_platform=platform)   # no key needed here
+                                digests=digests, build_platform=platform,
+                                created=created)   # no key needed here
             assert job.status == "pushed by digest", job.reason
         assert registry.tags(REPO) == []
         [merged] = run_publish(docker, matrix, tiny, variants=["plain"], mode="merge", digests=digests,
-                               environ=signing_env(keys))
+                               environ=signing_env(keys), created=created)
         assert merged.status == "published", merged.reason
         check = {"registry": registry, "tmp_path": tmp_path, "public_key": keys["ours"][1]}
         done = verify(f"{registry.host}/{REPO}:lts", **check)

@@ -291,11 +291,11 @@ def test_ci_jobs_publish_the_commit_the_plan_pinned(docker, registry, tiny_repo,
     digests = tmp_path / "digests"
     for platform in PLATFORMS:
         [job] = publish_specs(docker, matrix_path, [version], maker, ["plain"], mode="by-digest",
-                              digests=digests, build_platform=platform)
+                              digests=digests, build_platform=platform, created=plan.created)
         assert job.status == "pushed by digest", job.reason
     assert registry.tags(REPO) == []
     [merged] = publish_specs(docker, matrix_path, [version], maker, ["plain"], mode="merge",
-                             digests=digests)
+                             digests=digests, created=plan.created)
     assert merged.status == "published", merged.reason
     assert registry.tags(REPO) == [f"git-{first[:7]}", "master-git"]
     info = distribution.Registry(registry.host).image_info(REPO, "master-git")

@@ -65,6 +65,20 @@ def tiny_prepare(context: Path, digest: str):
     return prepare
 
 
+def push_tiny_base(docker, ref: str, marker: str, *, base: str, platforms, directory: Path) -> None:
+    """A tiny base image (base plus a marker file) for platforms, pushed to a local registry
+    as ref (HOST:PORT/NAME:TAG), and only there: the engine keeps no copy (a CI runner has
+    none either). Pushing another marker under the same ref is what a new base image (a
+    distribution's security update) looks like to the pipeline."""
+    context = directory / f"base-{marker}"
+    context.mkdir(parents=True)
+    (context / "Dockerfile").write_text(f"FROM {base}\nRUN echo {marker} > /base-marker\n")
+    docker.buildx.build(context, platforms=list(platforms), tags=[ref],
+                        output={"type": "image", "push": "true"}, provenance=False)
+    if docker.image.exists(ref):
+        docker.image.remove(ref, force=True)
+
+
 def remove_images(docker, name: str) -> None:
     """Every local image of the repository `name` (what a test module tagged), gone."""
     mine = docker.image.list(name)

@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from pipeline import image
 from pipeline.cli import main
 from pipeline.errors import NothingToDoError
 from pipeline.matrix import load
@@ -76,7 +77,8 @@ def test_empty_selection_is_nothing_to_do(tmp_path):
 
 
 def test_json_is_a_github_actions_matrix(matrix):
-    data = dataclasses.replace(plan_for(matrix, "22.x"), on=datetime.date(2026, 11, 28)).as_json()
+    data = dataclasses.replace(plan_for(matrix, "22.x"), on=datetime.date(2026, 11, 28),
+                               created=datetime.datetime(2026, 11, 28, 9, 5, tzinfo=datetime.UTC)).as_json()
     assert set(data) == {"include"}
     first = data["include"][0]
     assert first == {
@@ -91,7 +93,17 @@ def test_json_is_a_github_actions_matrix(matrix):
         "tarball_url": "https://downloads.asterisk.org/pub/telephony/asterisk/releases/asterisk-22.10.1.tar.gz",
         "support": {"status": "supported", "type": "LTS", "security_fix_only": "2028-10-16",
                     "end_of_life": "2029-10-16"},
+        "created": "2026-11-28T09:05:00Z",
     }
+
+
+def test_every_target_and_platform_of_a_plan_gets_its_one_created_time(matrix):
+    """CI's jobs stamp their images with the plan's `created` (the same for every entry, to
+    the second, UTC), so the platforms of a target, built by different jobs, agree on it."""
+    plan = plan_for(matrix, "22.x")
+    entries = plan.as_json(per_platform=True)["include"]
+    assert len(entries) == 4 and {e["created"] for e in entries} == {image.created_text(plan.created)}
+    assert plan.created.tzinfo is datetime.UTC and plan.created.microsecond == 0
 
 
 def test_plan_shows_each_series_support_status(capsys, monkeypatch):

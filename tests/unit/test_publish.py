@@ -98,13 +98,51 @@ def test_digest_files_round_trip(tmp_path):
                             digest="sha256:" + "3" * 64, size=566, platform="unknown/unknown",
                             annotations={"vnd.docker.reference.digest": manifest.digest,
                                          "vnd.docker.reference.type": "attestation-manifest"})
-    pushed = PlatformPush(manifest, (provenance,))
+    pushed = digests.Pushed(PlatformPush(manifest, (provenance,)), labels("22.10.1"))
     path = digests.write(tmp_path, target(), registry, pushed)
     assert path == tmp_path / "22.10.1" / "hub" / "linux-arm64"
     assert digests.read(tmp_path, target(), registry) == {"linux/arm64": pushed}
-    path.write_text("sha256:" + "2" * 64)     # not what a build job writes
-    with pytest.raises(PublishError, match="not a digest file written by"):
-        digests.read(tmp_path, target(), registry)
+    for garbage in ("sha256:" + "2" * 64,                                   # not what a build job writes
+                    path.read_text().replace(', "labels"', ', "unlabelled"')):   # an older one's
+        path.write_text(garbage)
+        with pytest.raises(PublishError, match="not a digest file written by"):
+            digests.read(tmp_path, target(), registry)
+
+
+CREATED = "org.opencontainers.image.created"
+
+
+def descriptor_files(directory, made: dict) -> None:
+    """The digest files of build jobs: made is {(registry, platform): labels}."""
+    for (name, platform), values in made.items():
+        manifest = Descriptor(media_type="application/vnd.oci.image.manifest.v1+json",
+                              digest="sha256:" + "4" * 64, size=1, platform=platform)
+        digests.write(directory, target(), Registry(name=name, type="oci", repository=f"r/{name}"),
+                      digests.Pushed(PlatformPush(manifest), values))
+
+
+ONE = {**labels("22.10.1"), CREATED: "2026-12-07T10:17:00Z"}
+
+
+@pytest.mark.parametrize("made, expected", [
+    ({}, None),                                              # no job pushed: decided as usual
+    ({("a", "linux/amd64"): ONE}, ONE),                      # one platform: the merge says what is missing
+    ({("a", p): ONE for p in BOTH} | {("b", p): ONE for p in BOTH}, ONE),
+    ({("a", "linux/amd64"): ONE, ("a", "linux/arm64"): labels("22.10.1", "b" * 64) | {CREATED: ONE[CREATED]}},
+     "made different images .*linux/amd64 in a: inputs aaaaaaaaaaaa.*linux/arm64 in a: inputs bbbbbbbbbbbb"),
+    ({("a", "linux/amd64"): ONE, ("a", "linux/arm64"): ONE | {CREATED: "2026-12-07T10:20:31Z"}},
+     "made different images .*created 2026-12-07T10:17:00Z.*created 2026-12-07T10:20:31Z"),
+    ({("a", p): labels("22.10.1") for p in BOTH}, "made different images .*created none"),   # unstamped
+], ids=["none", "one-platform", "two-registries", "inputs-differ", "created-differs", "no-created"])
+def test_the_merge_takes_what_the_build_jobs_built_when_they_agree(tmp_path, made, expected):
+    descriptor_files(tmp_path, made)
+    built = publish.built_by_jobs(tmp_path, [Registry(name=n, type="oci", repository=f"r/{n}")
+                                             for n in ("a", "b")])
+    if isinstance(expected, str):
+        with pytest.raises(PublishError, match=expected):
+            built(target())
+    else:
+        assert built(target()) == expected
 
 
 def test_any_failure_fails_the_run():
@@ -154,10 +192,20 @@ def matrix_file(tmp_path):
     return tmp_path / "matrix.yaml"
 
 
+NOW = "2026-12-07T10:17:00Z"
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--by-digest", "d"], "--by-digest needs --build-platform"),
+    (["--by-digest", "d", "--created", NOW], "--by-digest needs --build-platform"),
     (["--build-platform", "linux/amd64"], "--build-platform goes with --by-digest DIR"),
-    (["--by-digest", "d", "--build-platform", "linux/s390x"], "--platform 'linux/s390x' is not supported"),
+    (["--by-digest", "d", "--build-platform", "linux/s390x", "--created", NOW],
+     "--platform 'linux/s390x' is not supported"),
+    (["--by-digest", "d", "--build-platform", "linux/amd64"], "--by-digest needs --created (the `created` of"),
+    (["--created", NOW], "--created goes with --by-digest DIR or --merge DIR"),
+    (["--merge", ".", "--created", "2026-12-07 10:17"], "--created '2026-12-07 10:17' is not a time"),
+    (["--merge", ".", "--created", "2026-12-07T10:17:00+01:00"], "is not a time in the plan's form"),
+    (["--merge", ".", "--created", "2026-13-07T10:17:00Z"], "is not a time in the plan's form"),
+    (["--merge", ".", "--created", "2999-01-01T00:00:00Z"], "--created '2999-01-01T00:00:00Z' is in the future"),
 ])
 def test_ci_options_are_checked_before_anything_runs(tmp_path, capsys, args, message):
     assert cli.main(["publish", "--matrix", str(matrix_file(tmp_path)), *args]) == 2

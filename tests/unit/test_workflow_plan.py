@@ -50,7 +50,7 @@ def test_every_matrix_field_the_jobs_read_is_in_the_plan(plan_entries):
     jobs = plan_matrix_jobs(workflow("publish.yml"))
     assert list(jobs) == ["build"]
     used = set(re.findall(r"\bmatrix\.(\w+)", json.dumps(jobs["build"])))
-    assert {"runner", "version", "variant", "platform", "id", "series", "platform_slug"} <= used
+    assert {"runner", "version", "variant", "platform", "id", "series", "platform_slug", "created"} <= used
     for entry in plan_entries:
         assert used <= set(entry), f"not in the plan: {sorted(used - set(entry))}"
     assert {entry["runner"] for entry in plan_entries} == {"ubuntu-24.04"}
@@ -152,6 +152,7 @@ def test_the_build_job_command_for_every_plan_entry(plan_entries):
         assert args.variant == [entry["variant"]]
         assert args.build_platform == entry["platform"]
         assert str(args.by_digest) == "digests"
+        assert args.created == entry["created"]     # the plan's, the same for every platform
         # Not --platform: the plan (and so the inputs digest in the image labels) must keep
         # every platform of the target; --build-platform picks the one this job builds.
         assert args.platform == []
@@ -165,11 +166,12 @@ def test_the_build_job_command_for_every_plan_entry(plan_entries):
 def test_the_merge_job_command(plan_entries):
     merge = workflow("publish.yml")["jobs"]["merge"]
     versions = " ".join(sorted({entry["version"] for entry in plan_entries}))
-    context = {"needs.plan.outputs.versions": versions}
+    [created] = {entry["created"] for entry in plan_entries}
+    context = {"needs.plan.outputs.versions": versions, "needs.plan.outputs.created": created}
     [argv] = [argv for env, run in run_scripts(merge)
               for argv in commands(StepEnv(env, context), run)]
     args = parse(argv)
-    assert args.command == "publish" and str(args.merge) == "digests"
+    assert args.command == "publish" and str(args.merge) == "digests" and args.created == created
     assert args.specs == versions.split() == ["18.26.4", "20.20.1", "20.7-cert11", "22.10.1", "22.8-cert3", "23.4.1"]
     download = [step for step in merge["steps"] if "download-artifact" in step.get("uses", "")]
     assert download[0]["with"] == {"pattern": "digests-*", "path": "digests", "merge-multiple": True}
