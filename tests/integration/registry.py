@@ -381,6 +381,10 @@ class RegistryFront:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # dockerd and BuildKit try HTTPS first on a loopback registry and fall back to
+            # HTTP when the answer to their TLS hello is an HTTP status line; the default
+            # (HTTP/0.9) error reply has none, and they would give up
+            default_request_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
                 front._handle(self)
@@ -402,6 +406,11 @@ class RegistryFront:
     def forbid(self, method: str | None, path: str, code: str, message: str) -> None:
         """403 with that error code and message for matching requests."""
         self.rules.append(Answer(method, re.compile(path), 403, code, message))
+
+    def fail(self, method: str | None, path: str, status: int, code: str = "UNAVAILABLE",
+             message: str = "service unavailable") -> None:
+        """status (e.g. 429, 503) with the registry's JSON error body for matching requests."""
+        self.rules.append(Answer(method, re.compile(path), status, code, message))
 
     def serve_manifest(self, path: str, manifest: bytes, media_type: str) -> None:
         """GET/HEAD of matching manifests answer 200 with these bytes (their own digest)."""

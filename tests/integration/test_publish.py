@@ -1044,6 +1044,52 @@ def test_a_new_base_image_rebuilds_exactly_the_targets_on_it(docker, plain_regis
         base_registry.stop()
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_an_unreadable_base_registry_rolls_nothing_back(docker, plain_registry, tiny, tmp_path, status):
+    """The base image's registry answers 429 or 503 while the engine holds an older copy of
+    that base: publishing does not decide that target this run (nothing pushed, its tags
+    where they were, the failure reported); a target on a readable base is decided as
+    usual. Before issue 23 item 5, the local copy was used: the target was rebuilt on the
+    older base and pushed over the newer image."""
+    from pipeline import bases
+
+    base_registry = start_registry(tmp_path / "bases")
+    front = RegistryFront(base_registry)
+    old_copy = f"{front.host}/base:a"
+    try:
+        push_tiny_base(docker, f"{base_registry.host}/base:a", "old", base=BASE_IMAGE,
+                       platforms=PLATFORMS, directory=tmp_path / "a-old")
+        docker.pull(old_copy, quiet=True)       # the engine keeps this older base, pulled once
+        push_tiny_base(docker, f"{base_registry.host}/base:a", "new", base=BASE_IMAGE,
+                       platforms=PLATFORMS, directory=tmp_path / "a-new")
+        push_tiny_base(docker, f"{base_registry.host}/base:b", "b", base=BASE_IMAGE,
+                       platforms=PLATFORMS, directory=tmp_path / "b")
+        matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["20.20.1", "22.10.1"],
+                              series=({"spec": "22.x", "base_image": old_copy},
+                                      {"spec": "20.x", "base_image": f"{front.host}/base:b"}))
+
+        def publish_all():
+            policy = bases.Policy.for_run({}, publishing=True)
+            return run_publish(docker, matrix, tiny, variants=["plain"],
+                               base_digest=bases.Resolver(docker, policy))
+
+        assert set(statuses(publish_all()).values()) == {"published"}   # on the newer base
+        before = {tag: plain_registry.complete(REPO, tag)[0] for tag in plain_registry.tags(REPO)}
+        front.fail(None, r"/v2/base/manifests/a", status)
+        second = publish_all()
+        found = {(o.target.id, o.registry.name): o for o in second}
+        failed = found[("22.10.1", "local")]
+        assert failed.status == "failed" and "not decided this run" in failed.reason, failed
+        assert found[("20.20.1", "local")].status == "up to date"   # its base is readable
+        after = {tag: plain_registry.complete(REPO, tag)[0] for tag in plain_registry.tags(REPO)}
+        assert after == before, "a tag moved although its base image could not be read"
+    finally:
+        front.close()
+        base_registry.stop()
+        if docker.image.exists(old_copy):
+            docker.image.remove(old_copy, force=True)
+
+
 # ----------------------------------------------------------------------------- Amazon ECR
 
 @pytest.fixture
