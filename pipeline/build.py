@@ -26,11 +26,11 @@ from typing import Any, cast
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import bases, image, log, report, sbom, smoke
+from . import bases, core, image, log, report, sbom, smoke
+from .core import Release, Target
 from .errors import BuildError, PipelineError
 from .matrix import Matrix, Sources
-from .plan import Plan, Target
-from .releases import Release
+from .plan import Plan
 from .snapshots import Snapshot
 from .sources import identity, recorded
 from .sources import prepare as prepare_sources
@@ -124,7 +124,7 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
     the build's invocation id and times, so the image index then differs per build.
     BuildError with the failing step and the log's tail on failure.
     """
-    variant_stage = image.variant(target.variant).stage
+    variant_stage = core.variant(target.variant).stage
     stage = stage or variant_stage
     created = labels.get(image.CREATED_LABEL, "")
     build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": base or target.base_image,
@@ -324,13 +324,22 @@ class Maker:
         return built
 
 
+def summary(results: Sequence[Built]) -> None:
+    """The build summary: a row per target, then the reasons of the failures."""
+    rows = [[r.target.id, r.status, r.image, f"{r.size / 1e6:.0f} MB" if r.size else "-",
+             " ".join(f"{k} {v:.0f}s" for k, v in r.steps.items()) or "-", report.cut(r.reason)]
+            for r in results]
+    report.summary("build summary", ["target", "status", "image", "size", "time", "reason"], rows,
+                   [(r.target.id, r.reason) for r in results if not r.ok])
+
+
 def ordered(targets: Iterable[Target]) -> list[Target]:
     """Per release, in the plan's order, the variants in their table's order (plain first:
     the opus variant is the plain image plus one layer)."""
     releases: dict[str, list[Target]] = {}
     for target in targets:
         releases.setdefault(target.source_id, []).append(target)
-    rank = {name: index for index, name in enumerate(image.VARIANT_NAMES)}
+    rank = {name: index for index, name in enumerate(core.VARIANT_NAMES)}
     return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
 
 
@@ -363,7 +372,7 @@ def run(matrix: Matrix, plan: Plan, options: Options) -> int:
     maker = maker_for(matrix, options, docker)
     results = [maker.make(docker, target, platforms(target), test=options.smoke)
                for target in ordered(plan.targets)]
-    report.builds(results)
+    summary(results)
     failed = [r for r in results if not r.ok]
     if failed:
         raise BuildError(f"{len(failed)} of {len(results)} targets failed: "

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import log, settings, support, tagspage
+from .core import VARIANT_NAMES
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
-from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
 from .releases import ReleaseIndex

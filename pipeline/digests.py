@@ -16,8 +16,8 @@ from .distribution import Descriptor, PlatformPush
 from .errors import PublishError
 
 if TYPE_CHECKING:
+    from .core import Target
     from .matrix import Registry
-    from .plan import Target
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,7 @@ import requests
 from . import http, log, registries
 from .errors import PublishError
 from .matrix import Registry
+from .redaction import keep_secret, redact
 
 HUB_API = "https://hub.docker.com"
 UPDATED, CURRENT, WOULD_UPDATE, FAILED = "updated", "up to date", "would update", "not updated"
@@ -71,18 +72,18 @@ def update_description(registry: Registry, text: str, *, environ: Mapping[str, s
         log.info(f"  {where}: updated ({len(text)} characters)")
         return UPDATED
     except PublishError as error:
-        log.warning(registries.redact(f"{where} not updated (the images are published): {error}"))
+        log.warning(redact(f"{where} not updated (the images are published): {error}"))
         return FAILED
 
 
 def _token(api: requests.Session, registry: Registry, username: str, password: str) -> str:
-    registries.keep_secret(password)
+    keep_secret(password)
     url = f"{api_url(registry)}/v2/auth/token"
     answer = _request(api, "POST", url, "", {"identifier": username, "secret": password})
     token = answer.get("access_token")
     if not isinstance(token, str) or not token:
         raise PublishError(f"POST {url}: no access_token in the answer")
-    registries.keep_secret(token)
+    keep_secret(token)
     return token
 
 

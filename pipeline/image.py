@@ -1,8 +1,7 @@
 """What an image is: its variants, the labels it carries, the digest of its inputs, and the
 Docker client that makes and runs it. Every other module asks here.
 
-Adding a variant is one row in VARIANTS plus its stage in dockerfiles/asterisk/Dockerfile
-(see docs/build.md).
+The variants are core.py's table.
 """
 
 from __future__ import annotations
@@ -17,13 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError
-
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
+    from .core import Target
     from .matrix import Sources
-    from .plan import Target
 
 DOCKERFILES = Path(__file__).resolve().parent.parent / "dockerfiles" / "asterisk"
 IGNORE_FILE = ".dockerignore"    # what of DOCKERFILES is not the build context
@@ -32,7 +29,7 @@ IGNORE_FILE = ".dockerignore"    # what of DOCKERFILES is not the build context
 VERSION_LABEL = "org.asterisk.version"          # the Asterisk release, e.g. 22.10.1 (GIT-master-1a2b3c4)
 GIT_COMMIT_LABEL = "org.asterisk.git.commit"     # a development snapshot's commit (only those)
 GIT_REPOSITORY_LABEL = "org.asterisk.git.repository"   # ... and the repository it came from
-VARIANT_LABEL = "org.asterisk.variant"          # a VARIANTS name
+VARIANT_LABEL = "org.asterisk.variant"          # a core.VARIANTS name
 INPUTS_LABEL = "org.asterisk-pipeline.inputs"   # inputs_digest(): what it was built from
 BASE_LABEL = "org.asterisk-pipeline.base"       # the base image, NAME@DIGEST when known
 CREATED_LABEL = "org.opencontainers.image.created"   # when it was built: created_text()
@@ -52,34 +49,6 @@ VARIANT_ARG = "VARIANT_STAGE"
 # publishing pushes them). mode=max also records the build arguments, labels and Dockerfile
 # steps: the builds receive no secrets, so there is none to leak.
 PROVENANCE: Mapping[str, str] = {"mode": "max"}
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Variant:
-    """One kind of image built from each release."""
-
-    name: str
-    suffix: str             # appended to every tag: 22.10.1-opus, lts-opus
-    stage: str              # the Dockerfile target that makes it
-    transcodes_opus: bool   # smoke: an Opus-only call to Milliwatt() is transcoded (else refused)
-    summary: str
-
-
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant(name="plain", suffix="", stage="runtime", transcodes_opus=False,
-            summary="PJSIP, Lua dialplan, PostgreSQL/ODBC realtime"),
-    Variant(name="opus", suffix="-opus", stage="runtime-opus", transcodes_opus=True,
-            summary="the plain image plus the Opus transcoder (one more layer)"),
-)}
-VARIANT_NAMES = tuple(VARIANTS)
-
-
-def variant(name: str) -> Variant:
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise ConfigurationError(f"unknown variant {name!r}; use one of "
-                                 f"{', '.join(VARIANT_NAMES)}") from None
 
 
 def local_name(image_name: str, target: Target) -> str:

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from .core import VARIANT_NAMES
 from .errors import ConfigurationError
-from .image import VARIANT_NAMES
 from .openpgp import normal_fingerprint
 from .versions import SPEC_HELP, Spec
 

@@ -49,13 +49,16 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import digests, hub, log, registries, report
+from . import digests, hub, log, registries
 from .build import Built, Maker
+from .core import Target
 from .distribution import AuthError
 from .errors import ConfigurationError, CredentialsError, PipelineError, PublishError
 from .image import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL
 from .matrix import Registry, Signing
-from .plan import Plan, Target
+from .outcomes import Outcome, check, failure, summary
+from .plan import Plan
+from .redaction import redact
 from .registries import ManifestCache, Session
 from .signing import Signer
 from .tags import (
@@ -88,29 +91,6 @@ class Options:
 
 
 @dataclasses.dataclass
-class Outcome:
-    """One target in one registry."""
-
-    target: Target
-    registry: Registry
-    status: str = "pending"  # published | up to date | would publish | pushed by digest | tags only | not checked | failed
-    actions: list[TagAction] = dataclasses.field(default_factory=list)
-    digest: str = ""
-    reason: str = ""
-    seconds: float = 0.0
-    error: type[PipelineError] = PublishError
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
-
-    def fail(self, reason: str, error: type[PipelineError] = PublishError) -> None:
-        """error: the kind of failure, whose exit code the run returns (check)."""
-        self.status, self.reason = "failed", registries.redact(" ".join(reason.split()))
-        self.error = error
-
-
-@dataclasses.dataclass
 class Decision:
     """What one target needs in each registry that could be read."""
 
@@ -124,20 +104,6 @@ class Decision:
 
     def changes(self, session: Session) -> list[str]:
         return [a.tag for a in self.actions.get(session.name, []) if a.changes]
-
-
-def check(outcomes: Sequence[Outcome]) -> int:
-    """0, or the error of the failed outcomes: a refused target (ConfigurationError, exit 2)
-    first, since the command itself must change; else PublishError (exit 9)."""
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        raise failure(failed)(f"{len(failed)} of {len(outcomes)} target × registry publications "
-                              "failed: " + ", ".join(f"{o.target.id} → {o.registry.name}" for o in failed))
-    return 0
-
-
-def failure(failed: Sequence[Outcome]) -> type[PipelineError]:
-    return ConfigurationError if any(o.error is ConfigurationError for o in failed) else PublishError
 
 
 Handler = Callable[["Publisher", Decision, list[Session], dict[str, Outcome]], None]
@@ -193,7 +159,7 @@ class Publisher:
             handle(self, decision, todo, outcomes)
         except (PipelineError, DockerException) as error:
             why = f"{decision.target.id}: {reason_of(error)}"
-            log.error(registries.redact(why))
+            log.error(redact(why))
             for session in todo:
                 if outcomes[session.name].status == "pending":
                     outcomes[session.name].fail(why)
@@ -342,7 +308,7 @@ def attempt(outcome: Outcome, action: Callable[[], None]) -> None:
         action()
     except (PipelineError, DockerException) as error:
         reason = reason_of(error)
-        log.error(registries.redact(reason))
+        log.error(redact(reason))
         outcome.fail(reason)
 
 
@@ -537,7 +503,7 @@ def run(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
     """`pipeline publish` (and `pipeline build --push`): the run, its summary, its verdict."""
     outcomes = execute(plan, maker, options, base_dir=base_dir, environ=environ, docker=docker,
                        signing=signing, description=description)
-    report.publications(outcomes)
+    summary(outcomes)
     return check(outcomes)
 
 

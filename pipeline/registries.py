@@ -35,6 +35,7 @@ from . import distribution, image, log, sbom
 from .distribution import Descriptor, ImageInfo, Manifest, PlatformPush
 from .errors import ConfigurationError, CredentialsError, PublishError
 from .matrix import Registry
+from .redaction import keep_secret, redact
 from .tags import Current
 from .versions import Version
 
@@ -42,23 +43,6 @@ DOCKER_HUB_API = "registry-1.docker.io"
 BACKOFF = 2.0      # seconds before the first retry of a transient failure; doubled each time
 KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, image.BASE_LABEL,
                image.CREATED_LABEL, image.GIT_COMMIT_LABEL)
-
-# Secrets seen during this process (passwords, tokens): scrubbed from every message.
-_SECRETS: set[str] = set()
-
-
-def keep_secret(value: str) -> None:
-    """Scrub value (a password, token or key) from every message from now on."""
-    if value:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in _SECRETS:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
 
 def api_location(registry: Registry) -> tuple[str, str]:
     """(API host, repository) of a registry entry: docker.io/org/x → registry-1.docker.io, org/x."""

@@ -48,12 +48,12 @@ from cyclonedx.output.json import JsonV1Dot6
 from debian.deb822 import Deb822
 from packageurl import PackageURL
 
-from . import image
+from . import core, image
 from .errors import BuildError
 from .sources import Verified
 
 if TYPE_CHECKING:
-    from .plan import Target
+    from .core import Target
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
 PROPERTY = "asterisk-pipeline"          # the namespace of our CycloneDX properties
@@ -137,7 +137,7 @@ def source_component(item: Verified) -> Component:
 def sources_in(target: Target, verified: Iterable[Verified]) -> list[Verified]:
     """The verified inputs that end up in target's image: the Opus codec files only in a
     variant that compiles them."""
-    with_opus = image.variant(target.variant).transcodes_opus
+    with_opus = core.variant(target.variant).transcodes_opus
     return [item for item in verified if item.part != "opus" or with_opus]
 
 

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING
 from . import log
 from .errors import ConfigurationError, PublishError
 from .matrix import Signing
-from .registries import DOCKER_HUB_API, keep_secret, redact
+from .redaction import keep_secret, redact
+from .registries import DOCKER_HUB_API
 
 if TYPE_CHECKING:
     from .registries import Session

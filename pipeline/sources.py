@@ -35,9 +35,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import http, log, openpgp
+from .core import Release
 from .errors import SourceError
 from .matrix import Sources
-from .releases import Release
 from .snapshots import Remote, Snapshot
 
 OPUS_FILES = ("codec_opus_open_source.c", "ex_opus.h")

@@ -30,15 +30,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from .core import Target, snapshot_tag
+from .core import variant as variant_named
 from .errors import ResolutionError
-from .image import variant as variant_named
 from .snapshots import GitVersion
 from .versions import Spec, Version, newest_with_prefix, resolve
-
-if TYPE_CHECKING:
-    from .plan import Target
 
 CREATE, MOVE, KEEP, CURRENT, REFUSE = "create", "move", "keep", "up to date", "refuse"
 
@@ -60,11 +57,6 @@ def snapshot_tags(version: GitVersion, variant: str) -> list[str]:
         names.append(version.branch.replace("/", "-") + "-git")
     suffix = variant_named(variant).suffix
     return [name + suffix for name in names]
-
-
-def snapshot_tag(version: GitVersion) -> str:
-    """The tag only this commit ever gets: git-1a2b3c4."""
-    return f"git-{version.short}"
 
 
 def _aliases(version: Version, known: list[Version]) -> list[str]:

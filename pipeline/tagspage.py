@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import log, support
+from .core import Target
 from .errors import ConfigurationError
-from .plan import Plan, Target
+from .plan import Plan
 from .snapshots import GitVersion
 from .versions import Version
 

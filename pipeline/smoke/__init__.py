@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING
 from python_on_whales.exceptions import DockerException
 
 from .. import log
+from ..core import VARIANT_NAMES
+from ..core import variant as variant_named
 from ..errors import ConfigurationError, PipelineError, SmokeError
-from ..image import VARIANT_LABEL, VARIANT_NAMES
-from ..image import variant as variant_named
+from ..image import VARIANT_LABEL
 from . import checks, image_checks, junit, postgres
 from .instance import CheckFailed, Instance
 from .ports import allocate
@@ -48,7 +49,7 @@ from .ports import allocate
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-    from ..plan import Target
+    from ..core import Target
 
 NETWORKS = ("host", "published", "both")
 SCHEMA_PATH = "/usr/share/asterisk/db/postgresql-config.sql"

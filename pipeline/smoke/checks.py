@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..image import variant
+from ..core import variant
 from . import media, parse, postgres, rtp, sipp
 from .instance import HOST_ADDRESS, CheckFailed, Instance
 

@@ -29,10 +29,11 @@ import pytest
 import requests
 import yaml
 
-from pipeline import distribution, image, publish, registries, report, tagspage
+from pipeline import distribution, image, publish, registries, tagspage
 from pipeline.build import Maker
 from pipeline.errors import ConfigurationError, PublishError, SmokeError
 from pipeline.matrix import load
+from pipeline.outcomes import check, summary
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE
@@ -170,7 +171,7 @@ def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=vers
                                                 base_digest), options,
                                base_dir=matrix_path.parent, environ={} if environ is None else environ,
                                docker=docker, signing=matrix.signing, description=description)
-    report.publications(outcomes)
+    summary(outcomes)
     return outcomes
 
 
@@ -353,7 +354,7 @@ def test_a_target_whose_smoke_test_fails_is_not_pushed(docker, plain_registry, t
     assert "not pushed" in [o for o in outcomes if o.target.variant == "opus"][0].reason
     assert plain_registry.tags(REPO) == ["22", "22.10", "22.10.1", "latest", "lts"]
     with pytest.raises(Exception, match="1 of 2"):
-        publish.check(outcomes)
+        check(outcomes)
 
 
 def test_an_older_patch_never_moves_a_tag_back(docker, plain_registry, tiny, tmp_path):
@@ -414,7 +415,7 @@ def test_a_run_for_fewer_platforms_never_strips_them_from_a_tag(docker, plain_re
         assert statuses(narrowed) == {("22.10.1", "local"): "failed"}
         assert narrowed[0].error is ConfigurationError and "linux/arm64" in narrowed[0].reason
         with pytest.raises(ConfigurationError):
-            publish.check(narrowed)
+            check(narrowed)
         assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
 
         newer = write_matrix(tmp_path / "newer", [oci_entry(plain_registry)], ["22.10.1", "22.10.2"],
@@ -516,7 +517,7 @@ def test_an_up_to_date_run_sends_no_counted_docker_hub_request(docker, hub, plai
     hub.counts.clear()
     built.clear()
     again = once()
-    report.publications(again)
+    summary(again)
     assert set(statuses(again).values()) == {"up to date"}
     assert built == []
     manifest_gets = hub.counts[("GET", "manifest")]
@@ -554,7 +555,7 @@ def test_publish_puts_the_tags_page_into_the_docker_hub_description(docker, hub,
     again = run_publish(docker, matrix, tiny, environ=hub_creds(hub), variants=["plain"],
                         description=page)
     assert statuses(again) == {("22.10.1", "hub"): "up to date"}
-    assert publish.check(again) == 0                        # the run still succeeds
+    assert check(again) == 0                        # the run still succeeds
     err = capsys.readouterr().err
     assert "description of " in err and "not updated (the images are published)" in err
     assert hub.password not in err and not any(token in err for token in api.tokens)
@@ -612,7 +613,7 @@ def test_a_tag_the_credentials_may_not_read_is_an_error_not_a_first_publish(dock
     assert ("HEAD", f"/v2/{REPO}/manifests/22.9.0", 403) in front.answers
     assert built == []
     with pytest.raises(PublishError) as caught:
-        publish.check(outcomes)
+        check(outcomes)
     assert caught.value.exit_code == 9
     assert {tag: auth_registry.complete(REPO, tag) for tag in auth_registry.tags(REPO)} == before
 
@@ -692,7 +693,7 @@ def test_a_malformed_manifest_fails_its_target_and_the_others_go_on(docker, plai
         in outcomes["22.10.1"].reason, outcomes["22.10.1"].reason
     assert "is not JSON" in outcomes["22.10.1-opus"].reason, outcomes["22.10.1-opus"].reason
     with pytest.raises(PublishError):
-        publish.check(list(outcomes.values()))
+        check(list(outcomes.values()))
 @pytest.mark.parametrize("stored", ["helper prints junk", "helper prints a list", "auth not base64"])
 def test_an_unreadable_docker_login_fails_that_registry_and_the_others_go_on(plain_registry,
                                                                              auth_registry, tiny,
@@ -762,7 +763,7 @@ def test_a_docker_save_that_fails_fails_its_target_and_the_others_go_on(docker, 
     assert f"22.10.1: Error response from daemon: No such image: {IMAGE_NAME}:22.10.1" in outcomes[0].reason
     assert plain_registry.tags(REPO) == ["22-opus", "22.10-opus", "22.10.1-opus", "latest-opus", "lts-opus"]
     with pytest.raises(PublishError) as caught:
-        publish.check(outcomes)
+        check(outcomes)
     assert caught.value.exit_code == 9
 
 

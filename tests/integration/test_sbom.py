@@ -23,9 +23,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from pipeline import image, sources
 from pipeline.build import Maker
+from pipeline.core import Release, Target
 from pipeline.matrix import Sources
-from pipeline.plan import Target
-from pipeline.releases import Release
 from pipeline.versions import Version
 from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE
 from tests.integration.test_publish import version_smoke

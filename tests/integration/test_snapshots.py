@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import distribution, image, publish, report, sources
+from pipeline import distribution, image, publish, sources
 from pipeline.build import Maker
 from pipeline.cli import main
 from pipeline.errors import ResolutionError, SourceError
 from pipeline.matrix import load
+from pipeline.outcomes import summary
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from pipeline.snapshots import GitSpec, GitVersion, Remote, Snapshot
@@ -225,7 +226,7 @@ def publish_specs(docker, matrix_path: Path, specs, maker: Maker, variants=(), *
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs), variants=variants)
     outcomes = publish.execute(plan, maker, publish.Options(**options), base_dir=matrix_path.parent,
                                environ={}, docker=docker)
-    report.publications(outcomes)
+    summary(outcomes)
     return outcomes
 
 

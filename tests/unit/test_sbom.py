@@ -15,10 +15,9 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from pipeline import image, sbom, sources
+from pipeline.core import Release, Target
 from pipeline.errors import BuildError, SourceError
 from pipeline.matrix import Sources
-from pipeline.plan import Target
-from pipeline.releases import Release
 from pipeline.versions import Version
 
 STATUS = textwrap.dedent("""\

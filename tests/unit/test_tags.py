@@ -1,7 +1,6 @@
 import pytest
 
-from pipeline.plan import Target
-from pipeline.releases import Release
+from pipeline.core import Release, Target
 from pipeline.tags import Current, describe, full_tag_changes, plan_tags, tags_for
 from pipeline.versions import Version, parse_versions
 
