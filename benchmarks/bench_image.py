@@ -76,7 +76,7 @@ def main() -> None:
     matrix = load("matrix.yaml")
     index = ReleaseIndex(matrix.releases, matrix.sources)
     plan = make_plan(matrix, index, [args.spec])
-    targets = {t.variant: t for t in plan.targets}
+    targets = {t.variant.name: t for t in plan.targets}
     plain, opus = targets["plain"], targets["opus"]
     docker = image.client()
     maker = build.maker_for(matrix, build.Options(image_name="bench-asterisk", out=Path("out")), docker)

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section  # noqa: E402
 from pipeline import image  # noqa: E402
+from pipeline.core import VARIANTS  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.smoke import parse, rtp, run_smoke, sipp  # noqa: E402
 from pipeline.smoke.instance import HOST_ADDRESS, Instance  # noqa: E402
@@ -75,7 +76,7 @@ def time_suite(docker, image: str, variant: str, runs: int) -> list[SuiteRun]:
         logs = Path(tempfile.mkdtemp(prefix="bench-smoke-logs-"))
         try:
             start = time.monotonic()
-            results = run_smoke(docker, image, variant=variant, logs=logs, network="both")
+            results = run_smoke(docker, image, variant=VARIANTS[variant], logs=logs, network="both")
             seconds = time.monotonic() - start
         finally:
             shutil.rmtree(logs, ignore_errors=True)

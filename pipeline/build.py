@@ -124,7 +124,7 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
     the build's invocation id and times, so the image index then differs per build.
     BuildError with the failing step and the log's tail on failure.
     """
-    variant_stage = core.variant(target.variant).stage
+    variant_stage = target.variant.stage
     stage = stage or variant_stage
     created = labels.get(image.CREATED_LABEL, "")
     build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": base or target.base_image,
@@ -340,7 +340,7 @@ def ordered(targets: Iterable[Target]) -> list[Target]:
     for target in targets:
         releases.setdefault(target.source_id, []).append(target)
     rank = {name: index for index, name in enumerate(core.VARIANT_NAMES)}
-    return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
+    return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant.name])]
 
 
 def maker_for(matrix: Matrix, options: Options, docker: DockerClient, *,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import log, settings, support, tagspage
-from .core import VARIANT_NAMES
+from .core import VARIANT_NAMES, variant
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
 from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
@@ -406,7 +406,8 @@ def _run_smoke(args: argparse.Namespace) -> int:
         log.info(f"would run {args.image} by itself for: {', '.join(smoke.image_checks.IMAGE_CHECKS)}")
         return 0
     logs = args.logs or smoke.default_logs(_out(), args.image)
-    results = smoke.run_smoke(image.client(), args.image, variant=args.variant, logs=logs,
+    results = smoke.run_smoke(image.client(), args.image, logs=logs,
+                              variant=variant(args.variant) if args.variant else None,
                               network=args.network, postgres=args.postgres,
                               platform=args.platform)
     smoke.raise_for_failures(args.image, results, logs)

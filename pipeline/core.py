@@ -30,23 +30,51 @@ class Release:
 # ----------------------------------------------------------------------------- the variants
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Extra:
+    """Files a variant compiles in beyond the release, pinned in matrix.yaml: fetched from the
+    directory URL `sources.<key>`, each checked against its sha256 in `sources.<key>_sha256`
+    (sources.py), kept in the sources context's `<part>/` directory (where the variant's
+    Dockerfile stage reads them), counted in the variant's inputs digest (inputs.py) and
+    listed in its SBOM (sbom.py, as the part `<part>`)."""
+
+    part: str               # the context directory and the SBOM part: opus
+    key: str                # the matrix.yaml keys: sources.opus_codec, sources.opus_codec_sha256
+    files: tuple[str, ...]
+    summary: str            # what they are, for messages
+
+    @property
+    def sha256_key(self) -> str:
+        return f"{self.key}_sha256"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Variant:
-    """One kind of image built from each release."""
+    """One kind of image built from each release: one row of VARIANTS says everything that
+    differs between them."""
 
     name: str
-    suffix: str             # appended to every tag: 22.10.1-opus, lts-opus
-    stage: str              # the Dockerfile target that makes it
-    transcodes_opus: bool   # smoke: an Opus-only call to Milliwatt() is transcoded (else refused)
+    suffix: str                         # appended to every tag: 22.10.1-opus, lts-opus
+    stage: str                          # the Dockerfile target that makes it
     summary: str
+    extras: tuple[Extra, ...] = ()      # its sources beyond the release (and so its inputs, its SBOM)
+    transcodes: tuple[str, ...] = ()    # smoke: codecs it must transcode to (else refuse); checks.py
 
+    def __str__(self) -> str:
+        return self.name
+
+
+OPUS_CODEC = Extra(part="opus", key="opus_codec", files=("codec_opus_open_source.c", "ex_opus.h"),
+                   summary="the Opus codec files (traud/asterisk-opus)")
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant(name="plain", suffix="", stage="runtime", transcodes_opus=False,
+    Variant(name="plain", suffix="", stage="runtime",
             summary="PJSIP, Lua dialplan, PostgreSQL/ODBC realtime"),
-    Variant(name="opus", suffix="-opus", stage="runtime-opus", transcodes_opus=True,
+    Variant(name="opus", suffix="-opus", stage="runtime-opus", extras=(OPUS_CODEC,), transcodes=("opus",),
             summary="the plain image plus the Opus transcoder (one more layer)"),
 )}
 VARIANT_NAMES = tuple(VARIANTS)
+# Every variant's extra files, each once: a release's sources context holds them all.
+EXTRAS = tuple({extra.key: extra for v in VARIANTS.values() for extra in v.extras}.values())
 
 
 def variant(name: str) -> Variant:
@@ -55,6 +83,11 @@ def variant(name: str) -> Variant:
     except KeyError:
         raise ConfigurationError(f"unknown variant {name!r}; use one of "
                                  f"{', '.join(VARIANT_NAMES)}") from None
+
+
+def needing(extra: Extra) -> list[str]:
+    """The names of the variants that compile extra in."""
+    return [v.name for v in VARIANTS.values() if extra in v.extras]
 
 
 # ----------------------------------------------------------------------------- the target
@@ -68,7 +101,7 @@ def snapshot_tag(version: GitVersion) -> str:
 class Target:
     series: str
     release: Release | Snapshot     # a release tarball, or a commit of the git repository
-    variant: str
+    variant: Variant
     platforms: tuple[str, ...]
     base_image: str
     tags: tuple[str, ...]
@@ -91,7 +124,7 @@ class Target:
 
     @property
     def id(self) -> str:
-        return f"{self.source_id}{variant(self.variant).suffix}"
+        return f"{self.source_id}{self.variant.suffix}"
 
     @property
     def origin(self) -> str:

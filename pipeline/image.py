@@ -78,8 +78,9 @@ def inputs_digest(target: Target, sources: Sources, tarball_sha256: str, *,
     digest.update(json.dumps({
         "target": target.id, "tarball": tarball_sha256, "base": target.base_image,
         "base_digest": base_digest, "platforms": sorted(target.platforms),
-        "opus": list(sources.opus_codec_sha256), "sounds": [sources.core_sounds, sources.moh],
-        "pjproject": sources.pjproject,
+        "sounds": [sources.core_sounds, sources.moh], "pjproject": sources.pjproject,
+        # the variant's extra files, by their pins (the plain variant has none)
+        **{extra.part: list(sources.extra(extra).sha256) for extra in target.variant.extras},
     }, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -153,7 +154,7 @@ def labels(target: Target, inputs: str, provenance: Provenance, *, base: str = "
         "org.opencontainers.image.source": provenance.source,
         CREATED_LABEL: created_text(provenance.created),
         VERSION_LABEL: str(target.version),
-        VARIANT_LABEL: target.variant,
+        VARIANT_LABEL: target.variant.name,
         INPUTS_LABEL: inputs,
         BASE_LABEL: base or target.base_image,
         **git,

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .core import VARIANT_NAMES
+from .core import EXTRAS, VARIANT_NAMES, Extra, Variant, variant
 from .errors import ConfigurationError
 from .openpgp import normal_fingerprint
 from .versions import SPEC_HELP, Spec
@@ -49,6 +49,15 @@ class Releases:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Pinned:
+    """A variant's extra files (core.Extra) as matrix.yaml pins them: the directory they are
+    downloaded from (sources.<key>) and each file's sha256 (sources.<key>_sha256)."""
+
+    url: str = ""
+    sha256: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Sources:
     """Where the build's inputs are downloaded from (upstream by default)."""
 
@@ -56,8 +65,6 @@ class Sources:
     asterisk: str = "https://downloads.asterisk.org/pub/telephony/asterisk/releases"
     certified: str = "https://downloads.asterisk.org/pub/telephony/certified-asterisk/releases"
     pjproject: str = "https://raw.githubusercontent.com/asterisk/third-party/master/pjproject"
-    opus_codec: str = ""
-    opus_codec_sha256: tuple[tuple[str, str], ...] = ()
     sounds: str = "https://downloads.asterisk.org/pub/telephony/sounds/releases"
     core_sounds: str = "asterisk-core-sounds-en-ulaw-1.6.1"
     moh: str = "asterisk-moh-opsound-ulaw-2.03"
@@ -67,6 +74,13 @@ class Sources:
     verify_signatures: bool = True
     signature_key: str = ""
     signature_fingerprint: str = ASTERISK_RELEASE_FINGERPRINT
+    # The variants' extra files (core.EXTRAS), by their key: sources.opus_codec and
+    # sources.opus_codec_sha256 are pinned["opus_codec"].
+    pinned: tuple[tuple[str, Pinned], ...] = ()
+
+    def extra(self, extra: Extra) -> Pinned:
+        """Where extra's files come from, and their sha256 (empty when matrix.yaml has none)."""
+        return dict(self.pinned).get(extra.key, Pinned())
 
     @property
     def signature_key_file(self) -> Path:
@@ -84,7 +98,7 @@ class Sources:
 class Defaults:
     base_image: str
     platforms: tuple[str, ...]
-    variants: tuple[str, ...]
+    variants: tuple[Variant, ...]
     max_age: datetime.timedelta | None = None   # rebuild an image older than this (new base packages)
 
 
@@ -173,9 +187,11 @@ _TOP = {"releases": (dict, {}), "sources": (dict, {}), "defaults": (dict, {}),
 _RELEASES = {"source": (str, "listing"), "files": (list, []),
              "github_repository": (str, "asterisk/asterisk"),
              "github_url": (str, "https://github.com")}
-_SOURCES = {field.name: ({"opus_codec_sha256": dict, "verify_signatures": bool}.get(field.name, str),
-                         field.default)
-            for field in dataclasses.fields(Sources)}
+_SOURCES: dict[str, tuple[type, Any]] = {**{field.name: (bool if field.name == "verify_signatures" else str, field.default)
+               for field in dataclasses.fields(Sources) if field.name != "pinned"},
+            **{key: (kind, default) for extra in EXTRAS
+               for key, kind, default in ((extra.key, str, ""), (extra.sha256_key, dict, {}))}}
+_SOURCE_URLS = ("mirror", "asterisk", "certified", "pjproject", "sounds", *(extra.key for extra in EXTRAS))
 _DEFAULTS = {"base_image": (str, "debian:trixie-slim"), "platforms": (list, list(PLATFORMS)),
              "variants": (list, list(VARIANT_NAMES)), "max_age": (str, "")}
 _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None),
@@ -228,6 +244,9 @@ class _Reader:
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(key, f"unknown value {value!r}", f"{hint}allowed: {', '.join(allowed)}")
         return str(value)
+
+    def variants(self, values: list[Any], key: str) -> tuple[Variant, ...]:
+        return tuple(variant(name) for name in self.choices(values, VARIANT_NAMES, key))
 
     def age(self, value: str, key: str) -> datetime.timedelta | None:
         """'7d', '12h', '2w' (empty: no limit)."""
@@ -306,8 +325,7 @@ def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
     values = reader.section(data, _SOURCES, "sources")
     values["mirror"] = environ.get("PIPELINE_MIRROR", values["mirror"])
     for name, value in values.items():
-        if name in ("mirror", "asterisk", "certified", "pjproject", "opus_codec", "sounds") \
-                and value and not re.match(r"^https?://", value):
+        if name in _SOURCE_URLS and value and not re.match(r"^https?://", value):
             raise reader.fail(f"sources.{name}", f"{value!r} is not an http(s) URL",
                               "write a URL such as https://host/path")
     from_env = environ.get("PIPELINE_GIT", "")
@@ -317,7 +335,9 @@ def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
         raise where.fail("" if from_env else "sources.git", f"{values['git']!r} is not a git repository URL",
                          "write one such as https://github.com/asterisk/asterisk "
                          "(file:///path or /path for a local repository)")
-    values["opus_codec_sha256"] = tuple(sorted(dict(values["opus_codec_sha256"]).items()))
+    values["pinned"] = tuple((extra.key, Pinned(url=values.pop(extra.key),
+                                                sha256=tuple(sorted(values.pop(extra.sha256_key).items()))))
+                             for extra in EXTRAS)
     values.update(_signature_key(reader, values, environ))
     return Sources(**values)
 
@@ -350,7 +370,7 @@ def _defaults(reader: _Reader, data: Any) -> Defaults:
     values = reader.section(data, _DEFAULTS, "defaults")
     return Defaults(base_image=values["base_image"],
                     platforms=reader.choices(values["platforms"], PLATFORMS, "defaults.platforms"),
-                    variants=reader.choices(values["variants"], VARIANT_NAMES, "defaults.variants"),
+                    variants=reader.variants(values["variants"], "defaults.variants"),
                     max_age=reader.age(values["max_age"], "defaults.max_age"))
 
 
@@ -372,7 +392,7 @@ def _series(reader: _Reader, data: list[Any], defaults: Defaults) -> tuple[Serie
         seen[spec.text] = key
         platforms = (reader.choices(values["platforms"], PLATFORMS, f"{key}.platforms")
                      if values["platforms"] is not None else defaults.platforms)
-        variants = (reader.choices(values["variants"], VARIANT_NAMES, f"{key}.variants")
+        variants = (reader.variants(values["variants"], f"{key}.variants")
                     if values["variants"] is not None else defaults.variants)
         max_age = (reader.age(values["max_age"], f"{key}.max_age") if values["max_age"] is not None
                    else defaults.max_age)

@@ -14,8 +14,7 @@ from typing import Any
 
 from . import support
 from . import tags as tag_rules
-from .core import Target
-from .core import variant as variant_named
+from .core import Target, variant
 from .errors import NothingToDoError, ResolutionError
 from .image import created_text
 from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Registry, Series, runner_platform
@@ -40,8 +39,8 @@ def target_json(target: Target, registries: Sequence[Registry], on: datetime.dat
         "id": target.id,
         "series": target.series,
         "version": version,
-        "variant": target.variant,
-        "build_target": variant_named(target.variant).stage,
+        "variant": target.variant.name,
+        "build_target": target.variant.stage,
         "platforms": ",".join(target.platforms),
         "base_image": target.base_image,
         "tags": list(target.tags),
@@ -86,8 +85,10 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     A selected spec uses the settings (variants, platforms, base image) of the matrix
     series that resolves to the same release, or the matrix defaults if none does. A `git:`
     spec (a development snapshot) uses the defaults; git is the repository it resolves in
-    (default: sources.git of the matrix).
+    (default: sources.git of the matrix). variants and platforms name the ones to keep (all
+    when empty).
     """
+    wanted = {variant(name) for name in variants}
     remote = git or Remote(matrix.sources.git)
     resolved: list[tuple[Defaults, str, Version | Snapshot]]
     if selection:
@@ -98,17 +99,17 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     targets: dict[str, Target] = {}
     for settings, series_name, found in resolved:
         release = found if isinstance(found, Snapshot) else index.get(found)
-        for variant in settings.variants:
-            if variants and variant not in variants:
+        for kind in settings.variants:
+            if wanted and kind not in wanted:
                 continue
             chosen_platforms = tuple(p for p in settings.platforms if not platforms or p in platforms)
             if not chosen_platforms:
                 continue
             if isinstance(found, Snapshot):
-                tags = tag_rules.snapshot_tags(found.version, variant)
+                tags = tag_rules.snapshot_tags(found.version, kind)
             else:
-                tags = tag_rules.tags_for(found, variant, index.versions(certified=found.is_certified))
-            target = Target(series=series_name, release=release, variant=variant,
+                tags = tag_rules.tags_for(found, kind, index.versions(certified=found.is_certified))
+            target = Target(series=series_name, release=release, variant=kind,
                             platforms=chosen_platforms,
                             base_image=settings.base_image, max_age=settings.max_age,
                             tags=tuple(tags))
@@ -140,4 +141,5 @@ def _selected(spec: Spec, matrix: Matrix, index: ReleaseIndex) -> tuple[Series, 
             except ResolutionError:
                 continue  # e.g. a mirror that carries only some series
     # a release the matrix does not list: the defaults apply
-    return Series(spec=spec, **dataclasses.asdict(matrix.defaults)), spec.text, version
+    defaults = {field.name: getattr(matrix.defaults, field.name) for field in dataclasses.fields(Defaults)}
+    return Series(spec=spec, **defaults), spec.text, version

@@ -135,10 +135,11 @@ def source_component(item: Verified) -> Component:
 
 
 def sources_in(target: Target, verified: Iterable[Verified]) -> list[Verified]:
-    """The verified inputs that end up in target's image: the Opus codec files only in a
-    variant that compiles them."""
-    with_opus = core.variant(target.variant).transcodes_opus
-    return [item for item in verified if item.part != "opus" or with_opus]
+    """The verified inputs that end up in target's image: a variant's extra files (core.Extra,
+    such as the Opus codec's) only in the variants that compile them in."""
+    extras = {extra.part for extra in core.EXTRAS}
+    mine = {extra.part for extra in target.variant.extras}
+    return [item for item in verified if item.part not in extras or item.part in mine]
 
 
 # ----------------------------------------------------------------------------- the document
@@ -155,7 +156,7 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
         type=ComponentType.CONTAINER, name="asterisk", version=target.id, bom_ref="image",
         description=labels.get("org.opencontainers.image.description"),
         properties=[Property(name=f"{PROPERTY}:{key}", value=value) for key, value in (
-            ("platform", platform), ("variant", target.variant), ("asterisk-version", str(target.version)),
+            ("platform", platform), ("variant", target.variant.name), ("asterisk-version", str(target.version)),
             ("base-image", labels.get(image.BASE_LABEL, target.base_image)),
             ("inputs", labels.get(image.INPUTS_LABEL, "")),
             ("revision", labels.get("org.opencontainers.image.revision", "")),

@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING
 from python_on_whales.exceptions import DockerException
 
 from .. import log
-from ..core import VARIANT_NAMES
-from ..core import variant as variant_named
+from ..core import VARIANTS, Variant
 from ..errors import ConfigurationError, PipelineError, SmokeError
 from ..image import VARIANT_LABEL
 from . import checks, image_checks, junit, postgres
@@ -102,20 +101,20 @@ def check_names(network: str = "both") -> list[str]:
             + [f"{c}-{s.label}" for s in specs for c in s.checks if c != "boot"])
 
 
-def image_variant(docker: DockerClient, image: str) -> str:
+def image_variant(docker: DockerClient, image: str) -> Variant:
     try:
         labels = docker.image.inspect(image).config.labels or {}
     except DockerException:
         raise ConfigurationError(f"no image {image} in the local Docker engine: build it "
                                  "(`pipeline build`) or pull it first") from None
-    variant = labels.get(VARIANT_LABEL, "")
-    if variant not in VARIANT_NAMES:
+    name = labels.get(VARIANT_LABEL, "")
+    if name not in VARIANTS:
         raise ConfigurationError(f"{image} has no {VARIANT_LABEL} label "
-                                 f"({' or '.join(VARIANT_NAMES)}): pass --variant")
-    return variant
+                                 f"({' or '.join(VARIANTS)}): pass --variant")
+    return VARIANTS[name]
 
 
-def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Path,
+def run_smoke(docker: DockerClient, image: str, *, variant: Variant | None, logs: Path,
               network: str = "both", postgres: str | None = None,
               config: Path | None = None, platform: str | None = None) -> list[CheckResult]:
     """Run every check against `image`; never raises for a failed check (see the results).
@@ -128,7 +127,7 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
     if not docker.image.exists(image):
         raise ConfigurationError(f"no image {image} in the local Docker engine: build it "
                                  "(`pipeline build`) or pull it first")
-    variant = variant_named(variant or image_variant(docker, image)).name
+    variant = variant or image_variant(docker, image)
     specs = plan(network)
     logs = Path(logs)
     logs.mkdir(parents=True, exist_ok=True)
@@ -161,8 +160,8 @@ def run_smoke(docker: DockerClient, image: str, *, variant: str | None, logs: Pa
         order = {name: index for index, name in enumerate(check_names(network))}
         results.sort(key=lambda r: order.get(r.name, len(order)))
         junit.write(logs / "junit.xml", f"smoke {image}", results,
-                    classname=f"smoke.{variant}",
-                    properties={"image": image, "variant": variant, "network": network,
+                    classname=f"smoke.{variant.name}",
+                    properties={"image": image, "variant": variant.name, "network": network,
                                 "platform": platform or "native"})
         _summary(image, results, time.monotonic() - start)
     return results

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core import VARIANTS
 from pipeline.errors import ConfigurationError
 from pipeline.matrix import load
 
@@ -27,7 +28,7 @@ def write(tmp_path, text):
 def test_the_repository_matrix_is_valid():
     matrix = load(ROOT / "matrix.yaml", environ={})
     assert [s.spec.text for s in matrix.series] == ["18.x", "20.x", "22.x", "23.x", "22.8-cert", "20.7-cert"]
-    assert all(s.variants == ("plain", "opus") for s in matrix.series)
+    assert all(s.variants == (VARIANTS["plain"], VARIANTS["opus"]) for s in matrix.series)
     assert all(s.platforms == ("linux/amd64", "linux/arm64") for s in matrix.series)
     assert {r.type for r in matrix.registries} == {"dockerhub", "ecr", "oci"}
     [ghcr] = [r for r in matrix.registries if r.name == "ghcr"]
@@ -53,7 +54,7 @@ def test_defaults_fill_a_minimal_matrix(tmp_path):
     matrix = load(write(tmp_path, GOOD), environ={})
     series = matrix.series[0]
     assert series.base_image == "debian:trixie-slim"
-    assert series.variants == ("plain", "opus")
+    assert series.variants == (VARIANTS["plain"], VARIANTS["opus"])
     assert matrix.registries[0].image == "docker.io/me/asterisk"
 
 

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from pipeline import cli, digests, publish, redaction, registries, report
-from pipeline.core import Release, Target
+from pipeline.core import VARIANTS, Release, Target
 from pipeline.distribution import Descriptor, ImageInfo, PlatformPush
 from pipeline.errors import ConfigurationError, PublishError
 from pipeline.matrix import Registry, load
@@ -20,7 +20,7 @@ BOTH = ("linux/amd64", "linux/arm64")
 
 def target(version="22.10.1", variant="plain"):
     release = Release(version=Version.parse(version), tarball_url="https://x/a.tar.gz", checksum_urls=())
-    return Target(series="22.x", release=release, variant=variant, platforms=BOTH,
+    return Target(series="22.x", release=release, variant=VARIANTS[variant], platforms=BOTH,
                   base_image="debian:trixie-slim", tags=(version, "22"))
 
 

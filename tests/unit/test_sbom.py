@@ -15,7 +15,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from pipeline import image, sbom, sources
-from pipeline.core import Release, Target
+from pipeline.core import VARIANTS, Release, Target
 from pipeline.errors import BuildError, SourceError
 from pipeline.matrix import Sources
 from pipeline.versions import Version
@@ -75,7 +75,7 @@ LABELS = {image.CREATED_LABEL: "2026-08-01T12:00:00Z", image.INPUTS_LABEL: "9" *
 
 def target(variant="plain"):
     release = Release(version=Version.parse("22.10.1"), tarball_url="https://x/a.tar.gz", checksum_urls=())
-    return Target(series="22.x", release=release, variant=variant,
+    return Target(series="22.x", release=release, variant=VARIANTS[variant],
                   platforms=("linux/amd64", "linux/arm64"), base_image="debian:bookworm-slim",
                   tags=("22.10.1",))
 

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from pipeline import image, registries
+from pipeline.core import VARIANTS
 from pipeline.distribution import ImageInfo
 from pipeline.errors import ConfigurationError
 from pipeline.matrix import load
@@ -89,7 +90,7 @@ def test_the_version_asterisk_reports_and_the_spec_that_names_it_again(version, 
     (GitVersion(A), "opus", ["git-1a2b3c4-opus"]),
 ])
 def test_snapshot_tags(version, variant, expected):
-    assert snapshot_tags(version, variant) == expected
+    assert snapshot_tags(version, VARIANTS[variant]) == expected
 
 
 # ----------------------------------------------------------------------------- the plan
