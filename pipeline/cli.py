@@ -384,7 +384,7 @@ def _tags_page(matrix: Matrix, options: publish.Options) -> str:
     from . import publish
 
     chosen = publish.select_registries(matrix.registries, options.registries)
-    if options.mode == "by-digest" or not any(r.type == "dockerhub" for r in chosen):
+    if options.mode == "by-digest" or not any(r.kind.hub_api for r in chosen):
         return ""
     try:
         return tagspage.markdown(make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources)))

@@ -17,7 +17,7 @@ from .errors import PublishError
 
 if TYPE_CHECKING:
     from .core import Target
-    from .matrix import Registry
+    from .registry_types import Registry
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,11 +28,12 @@ import yaml
 from .core import EXTRAS, VARIANT_NAMES, Extra, Variant, variant
 from .errors import ConfigurationError
 from .openpgp import normal_fingerprint
+from .registry_types import TYPES, Registry
 from .versions import SPEC_HELP, Spec
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 RELEASE_SOURCES = ("listing", "github", "file")
-REGISTRY_TYPES = ("dockerhub", "ecr", "oci")
+REGISTRY_TYPES = tuple(TYPES)
 SIGNING_METHODS = ("none", "key", "keyless")
 # The Asterisk Development Team's release signing key (pipeline/keys/README.md says where
 # this copy and its fingerprint were checked); matrix.yaml pins it.
@@ -109,31 +110,6 @@ class Series(Defaults):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Registry:
-    name: str
-    type: str
-    repository: str
-    region: str = ""
-    account: str = ""
-    username_env: str = ""
-    password_env: str = ""
-    ca_cert: str = ""
-    host: str = ""   # overrides the registry host images go to (e.g. a stand-in for ECR)
-    hub_api: str = ""   # dockerhub: Docker Hub's API for the description (default hub.docker.com)
-
-    @property
-    def image(self) -> str:
-        """The image name without tag, e.g. docker.io/org/asterisk."""
-        if self.host:
-            return f"{self.host}/{self.repository}"
-        if self.type == "ecr":
-            return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}"
-        if self.type == "dockerhub" and self.repository.count("/") < 2:
-            return f"docker.io/{self.repository}"
-        return self.repository
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class Signing:
     """How published images are signed with cosign (signing.py).
 
@@ -199,6 +175,15 @@ _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None)
 _AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _REGISTRY = {field.name: (str, REQUIRED if field.name in ("name", "type", "repository") else "")
              for field in dataclasses.fields(Registry)}
+# The keys only some registry types take (registry_types.TYPES: `keys`), and the form of
+# those that have one. ECR without account/region: they come from AWS_REGION and STS at
+# publish time.
+_TYPE_KEYS = sorted({key for kind in TYPES.values() for key in kind.keys})
+_KEY_FORMS = {
+    "account": (r"\d{12}", "is not a 12-digit AWS account id", "quote it as a string of 12 digits"),
+    "hub_api": (r"https?://[^\s/]+(/\S*)?", "is not an http(s) URL",
+                "give Docker Hub's API URL (https://hub.docker.com)"),
+}
 _SIGNING = {field.name: (str, field.default) for field in dataclasses.fields(Signing)}
 
 
@@ -413,14 +398,14 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
             raise reader.fail(f"{key}.name", f"duplicate registry name {values['name']!r}",
                               "give each registry its own name")
         names.add(values["name"])
-        # ECR without account/region: they come from AWS_REGION and STS at publish time.
-        if values["type"] == "ecr" and values["account"] and not re.fullmatch(r"\d{12}", values["account"]):
-            raise reader.fail(f"{key}.account", f"{values['account']!r} is not a 12-digit AWS account id",
-                              "quote it as a string of 12 digits")
-        if values["hub_api"] and (values["type"] != "dockerhub"
-                                  or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", values["hub_api"])):
-            raise reader.fail(f"{key}.hub_api", f"{values['hub_api']!r} for type {values['type']!r}",
-                              "give Docker Hub's API URL (https://hub.docker.com) on a 'dockerhub' entry only")
+        for name in _TYPE_KEYS:
+            value = values[name]
+            if value and name not in TYPES[values["type"]].keys:
+                takes = [t.name for t in TYPES.values() if name in t.keys]
+                raise reader.fail(f"{key}.{name}", f"{value!r} for type {values['type']!r}",
+                                  f"give {name} on a {' or '.join(repr(t) for t in takes)} entry only")
+            if value and name in _KEY_FORMS and not re.fullmatch(_KEY_FORMS[name][0], value):
+                raise reader.fail(f"{key}.{name}", f"{value!r} {_KEY_FORMS[name][1]}", _KEY_FORMS[name][2])
         result.append(Registry(**values))
     return tuple(result)
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from . import report
 from .core import Target
 from .errors import ConfigurationError, PipelineError, PublishError
-from .matrix import Registry
 from .redaction import redact
+from .registry_types import Registry
 from .tags import KEEP, TagAction
 
 

@@ -17,7 +17,8 @@ from . import tags as tag_rules
 from .core import Target, variant
 from .errors import NothingToDoError, ResolutionError
 from .image import created_text
-from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Registry, Series, runner_platform
+from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Series, runner_platform
+from .registry_types import Registry
 from .releases import ReleaseIndex
 from .snapshots import GitSpec, Remote, Snapshot
 from .snapshots import is_spec as is_git_spec

@@ -55,11 +55,12 @@ from .core import Target
 from .distribution import AuthError
 from .errors import ConfigurationError, CredentialsError, PipelineError, PublishError
 from .image import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL
-from .matrix import Registry, Signing
+from .matrix import Signing
 from .outcomes import Outcome, check, failure, summary
 from .plan import Plan
 from .redaction import redact
 from .registries import ManifestCache, Session
+from .registry_types import Registry
 from .signing import Signer
 from .tags import (
     CURRENT,
@@ -553,7 +554,7 @@ def execute(plan: Plan, maker: Maker, options: Options, *, base_dir: Path,
 def describe_repositories(sessions: Sequence[Session], description: str, *,
                           environ: Mapping[str, str], dry_run: bool) -> None:
     """The supported-tags page as the description of each Docker Hub repository reached."""
-    hubs = [s.registry for s in sessions if s.registry.type == "dockerhub"]
+    hubs = [s.registry for s in sessions if s.registry.kind.hub_api]
     if hubs:
         with log.group("Docker Hub description"):
             for registry in hubs:

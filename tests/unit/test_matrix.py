@@ -124,6 +124,11 @@ def test_ecr_image_name(tmp_path):
     ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: ecr\n    repository: x\n"
      "    region: eu-west-1\n    account: 1234",
      "matrix.yaml: registries[0].account: '1234' is not a 12-digit AWS account id"),
+    ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: oci\n    repository: r.example/x\n"
+     "    region: eu-west-1",
+     "matrix.yaml: registries[0].region: 'eu-west-1' for type 'oci'; give region on a 'ecr' entry only"),
+    ("series:\n  - spec: 22.x\nsources:\n  opus_codec_sha256: abc",
+     "matrix.yaml: sources.opus_codec_sha256: expected dict, got str 'abc'"),
     ("series:\n  - spec: 22.x\nregistries:\n  - type: oci\n    repository: x",
      "matrix.yaml: registries[0].name: missing"),
     ("series:\n  - spec: 22.x\n bad: indent", "matrix.yaml: line 3: not valid YAML"),

@@ -6,12 +6,13 @@ import textwrap
 
 import pytest
 
-from pipeline import cli, digests, publish, redaction, registries, report
+from pipeline import cli, digests, publish, redaction, registries, registry_types, report
 from pipeline.core import VARIANTS, Release, Target
 from pipeline.distribution import Descriptor, ImageInfo, PlatformPush
 from pipeline.errors import ConfigurationError, PublishError
-from pipeline.matrix import Registry, load
+from pipeline.matrix import load
 from pipeline.outcomes import Outcome, check
+from pipeline.registry_types import Registry
 from pipeline.versions import Version
 
 INPUTS = "a" * 64
@@ -42,7 +43,7 @@ def labels(version, inputs=INPUTS):
       "host": "127.0.0.1:5000"}, ("127.0.0.1:5000", "asterisk")),
 ])
 def test_api_location(entry, location):
-    assert registries.api_location(Registry(name="r", **entry)) == location
+    assert registry_types.api_location(Registry(name="r", **entry)) == location
 
 
 def test_current_from_an_index_and_from_one_platform():
