@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section  # noqa: E402
-from pipeline import image, publish  # noqa: E402
+from pipeline import engine, publish  # noqa: E402
 from pipeline.build import Maker  # noqa: E402
 from pipeline.errors import SmokeError  # noqa: E402
 from pipeline.matrix import load  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
-    docker = image.client()
+    docker = engine.client()
     environ = {"BENCH_HUB_USER": USER, "BENCH_HUB_TOKEN": PASSWORD}
     upstream = ecr = hub = None
     built: list[str] = []

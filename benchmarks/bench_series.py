@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section
-from pipeline import image, sources
+from pipeline import engine, image, sources
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -95,21 +95,21 @@ def mb(size: int) -> str:
 
 def unpacked(ref: str) -> int:
     """Unpacked on disk: the image's whole file system, as `du` sees it in a container."""
-    out = image.client().run(ref, ["-sxb", "/"], entrypoint="du", networks=["none"], remove=True)
+    out = engine.client().run(ref, ["-sxb", "/"], entrypoint="du", networks=["none"], remove=True)
     return int(out.split()[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", action="append", default=[], help="a spec to measure (repeatable)")
-    parser.add_argument("--platform", default=image.native_platform())
+    parser.add_argument("--platform", default=engine.native_platform())
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
     args = parser.parse_args()
 
     matrix = load("matrix.yaml")
     specs = args.spec or [series.spec.text for series in matrix.series]
     index = ReleaseIndex(matrix.releases, matrix.sources)
-    docker = image.client()
+    docker = engine.client()
     rows, before = [], (load_average(), other_work())
     base_images = set()
     for spec in specs:

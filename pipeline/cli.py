@@ -226,7 +226,7 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)   # between the plan job's machine an
 
 def _created(text: str) -> datetime.datetime:
     """--created: the plan's `created`, in its form (UTC, to the second), not in the future."""
-    from .image import parse_created
+    from .labels import parse_created
 
     try:
         when = parse_created(text)
@@ -298,9 +298,9 @@ def _run_plan(args: argparse.Namespace) -> int:
     matrix, plan = _load_plan(args)
     reasons: dict[str, tuple[bool, str]] = {}
     if args.outdated:
-        from . import build, image, publish
+        from . import build, engine, publish
 
-        docker = image.client()
+        docker = engine.client()
         maker = build.maker_for(matrix, build.Options(out=_out()), docker, publishing=True)
         reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
                                    environ=os.environ, docker=docker)
@@ -369,9 +369,9 @@ def _run_publish(args: argparse.Namespace) -> int:
 
 
 def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: publish.Options) -> int:
-    from . import build, image, publish
+    from . import build, engine, publish
 
-    docker = image.client()
+    docker = engine.client()
     return publish.run(plan, build.maker_for(matrix, build_options, docker, publishing=True), options,
                        base_dir=matrix.path.parent, environ=os.environ, docker=docker,
                        signing=matrix.signing, description=_tags_page(matrix, options))
@@ -394,7 +394,7 @@ def _tags_page(matrix: Matrix, options: publish.Options) -> str:
 
 
 def _run_smoke(args: argparse.Namespace) -> int:
-    from . import image, smoke
+    from . import engine, smoke
 
     if args.platform:
         _platforms([args.platform])
@@ -406,7 +406,7 @@ def _run_smoke(args: argparse.Namespace) -> int:
         log.info(f"would run {args.image} by itself for: {', '.join(smoke.image_checks.IMAGE_CHECKS)}")
         return 0
     logs = args.logs or smoke.default_logs(_out(), args.image)
-    results = smoke.run_smoke(image.client(), args.image, logs=logs,
+    results = smoke.run_smoke(engine.client(), args.image, logs=logs,
                               variant=variant(args.variant) if args.variant else None,
                               network=args.network, postgres=args.postgres,
                               platform=args.platform)
@@ -416,7 +416,7 @@ def _run_smoke(args: argparse.Namespace) -> int:
 
 
 def _run_wsl(args: argparse.Namespace) -> int:
-    from . import image, wsl
+    from . import engine, wsl
 
     if args.platform:
         _platforms([args.platform])
@@ -424,7 +424,7 @@ def _run_wsl(args: argparse.Namespace) -> int:
         log.info(wsl.describe(args.image, args.output, args.platform))
         return 0
     start = time.monotonic()
-    size = wsl.export(image.client(), args.image, args.output, platform=args.platform)
+    size = wsl.export(engine.client(), args.image, args.output, platform=args.platform)
     log.info(f"wrote {args.output} ({size / 1e6:.0f} MB) in {time.monotonic() - start:.1f}s; "
              f"on Windows: wsl --import Asterisk C:\\WSL\\Asterisk {args.output.name}")
     return 0

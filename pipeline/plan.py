@@ -16,7 +16,7 @@ from . import support
 from . import tags as tag_rules
 from .core import Target, variant
 from .errors import NothingToDoError, ResolutionError
-from .image import created_text
+from .labels import created_text
 from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Series, runner_platform
 from .registry_types import Registry
 from .releases import ReleaseIndex

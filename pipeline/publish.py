@@ -3,7 +3,7 @@ registry of the matrix. Idempotent, never backwards, and safe when things fail.
 
 Per target, before anything is built (`Publisher.decide`):
 
-1. its inputs digest (image.inputs_digest), also stored in the image as a label;
+1. its inputs digest (inputs.py), also stored in the image as a label;
 2. what each of its tags points at in each registry (registries.Session.current: HEAD
    requests, and the labels of digests not seen before);
 3. per tag: create, move, keep or up to date (tags.plan_tags).
@@ -54,7 +54,7 @@ from .build import Built, Maker
 from .core import Target
 from .distribution import AuthError
 from .errors import ConfigurationError, CredentialsError, PipelineError, PublishError
-from .image import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL
+from .labels import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL
 from .matrix import Signing
 from .outcomes import Outcome, check, failure, summary
 from .plan import Plan
@@ -172,7 +172,7 @@ class Publisher:
         try:
             with log.step(f"inputs of {target.id}"):
                 known = self.built_by(target)
-                inputs = known[INPUTS_LABEL] if known else self.maker.inputs(target)
+                inputs = known[INPUTS_LABEL] if known else self.maker.inputs.digest(target)
         except PipelineError as error:
             log.error(str(error))
             for outcome in outcomes.values():
@@ -183,7 +183,7 @@ class Publisher:
             log.info(f"  as its build jobs built it: inputs {inputs[:12]}, base "
                      f"{known.get(BASE_LABEL) or '-'}, created {known.get(CREATED_LABEL)}")
         decision = Decision(target, inputs, {}, {})
-        base = known.get(BASE_LABEL, "") if known else self.maker.labels(target)[BASE_LABEL]
+        base = known.get(BASE_LABEL, "") if known else self.maker.inputs.base(target)
         now = self.now or datetime.datetime.now(datetime.UTC)
 
         def read(session: Session) -> dict[str, Current | None]:

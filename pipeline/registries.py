@@ -24,14 +24,23 @@ from pathlib import Path
 from . import distribution, image, log, sbom
 from .distribution import Descriptor, ImageInfo, Manifest, PlatformPush
 from .errors import PublishError
+from .labels import (
+    BASE_LABEL,
+    CREATED_LABEL,
+    GIT_COMMIT_LABEL,
+    INPUTS_LABEL,
+    VARIANT_LABEL,
+    VERSION_LABEL,
+    parse_created,
+)
 from .redaction import keep_secret
 from .registry_types import Registry, api_location
 from .tags import Current
 from .versions import Version
 
 BACKOFF = 2.0      # seconds before the first retry of a transient failure; doubled each time
-KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, image.BASE_LABEL,
-               image.CREATED_LABEL, image.GIT_COMMIT_LABEL)
+KEPT_LABELS = (VERSION_LABEL, VARIANT_LABEL, INPUTS_LABEL, BASE_LABEL,
+               CREATED_LABEL, GIT_COMMIT_LABEL)
 
 # ----------------------------------------------------------------------------- what tags point at
 
@@ -73,16 +82,16 @@ def current_from(info: ImageInfo) -> Current:
         return values.pop() if len(values) == 1 else ""
 
     try:
-        version = Version.parse(common(image.VERSION_LABEL)) if common(image.VERSION_LABEL) else None
+        version = Version.parse(common(VERSION_LABEL)) if common(VERSION_LABEL) else None
     except ValueError:
         version = None
     try:
-        created: datetime.datetime | None = image.parse_created(common(image.CREATED_LABEL))
+        created: datetime.datetime | None = parse_created(common(CREATED_LABEL))
     except ValueError:
         created = None
     return Current(digest=info.digest, platforms=info.platforms, version=version,
-                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL), created=created,
-                   commit=common(image.GIT_COMMIT_LABEL))
+                   inputs=common(INPUTS_LABEL), base=common(BASE_LABEL), created=created,
+                   commit=common(GIT_COMMIT_LABEL))
 
 
 # ----------------------------------------------------------------------------- one registry

@@ -50,6 +50,7 @@ from packageurl import PackageURL
 
 from . import core, image
 from .errors import BuildError
+from .labels import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL, parse_created
 from .sources import Verified
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
          verified: Sequence[Verified], labels: Mapping[str, str], tool_version: str) -> str:
     """The CycloneDX JSON of target's image for one platform."""
     release = os_release(release_file)
-    created = image.parse_created(labels[image.CREATED_LABEL])
+    created = parse_created(labels[CREATED_LABEL])
     asterisk = [item for item in verified if item.part == "asterisk"]
     if len(asterisk) != 1:
         raise BuildError(f"{target.id}: the verified sources name {len(asterisk)} Asterisk tarballs")
@@ -157,8 +158,8 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
         description=labels.get("org.opencontainers.image.description"),
         properties=[Property(name=f"{PROPERTY}:{key}", value=value) for key, value in (
             ("platform", platform), ("variant", target.variant.name), ("asterisk-version", str(target.version)),
-            ("base-image", labels.get(image.BASE_LABEL, target.base_image)),
-            ("inputs", labels.get(image.INPUTS_LABEL, "")),
+            ("base-image", labels.get(BASE_LABEL, target.base_image)),
+            ("inputs", labels.get(INPUTS_LABEL, "")),
             ("revision", labels.get("org.opencontainers.image.revision", "")),
             ("sbom-path", image.SBOM_PATH)) if value])
     tool = Component(type=ComponentType.APPLICATION, name="asterisk-pipeline", version=tool_version,
@@ -167,7 +168,7 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
     system = operating_system(release)
     packages = debian_packages(status, release)
     bom = Bom(serial_number=uuid.uuid5(uuid.NAMESPACE_URL,
-                                       f"urn:asterisk-pipeline:{labels.get(image.INPUTS_LABEL)}:{platform}"),
+                                       f"urn:asterisk-pipeline:{labels.get(INPUTS_LABEL)}:{platform}"),
               metadata=BomMetaData(component=root, timestamp=created,
                                    tools=ToolRepository(components=[tool])),
               components=[*sources, system, *packages])

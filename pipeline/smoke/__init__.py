@@ -40,7 +40,7 @@ from python_on_whales.exceptions import DockerException
 from .. import log
 from ..core import VARIANTS, Variant
 from ..errors import ConfigurationError, PipelineError, SmokeError
-from ..image import VARIANT_LABEL
+from ..labels import VARIANT_LABEL
 from . import checks, image_checks, junit, postgres
 from .instance import CheckFailed, Instance
 from .ports import allocate

@@ -29,9 +29,17 @@ import pytest
 import requests
 import yaml
 
-from pipeline import distribution, image, publish, registries, tagspage
+from pipeline import distribution, publish, registries, tagspage
 from pipeline.build import Maker
 from pipeline.errors import ConfigurationError, PublishError, SmokeError
+from pipeline.labels import (
+    BASE_LABEL,
+    CREATED_LABEL,
+    INPUTS_LABEL,
+    VERSION_LABEL,
+    created_text,
+    parse_created,
+)
 from pipeline.matrix import load
 from pipeline.outcomes import check, summary
 from pipeline.plan import make_plan
@@ -253,8 +261,8 @@ def test_publish_then_again_changes_nothing(docker, tools, tiny, tmp_path, platf
         info = api.image_info(REPO, "lts")
         assert sorted(info.platforms) == sorted(platforms)
         for labels in info.labels.values():
-            assert labels[image.VERSION_LABEL] == "22.10.1"
-            assert len(labels[image.INPUTS_LABEL]) == 64
+            assert labels[VERSION_LABEL] == "22.10.1"
+            assert len(labels[INPUTS_LABEL]) == 64
         if auth:
             for tag in expected:     # layers' history, env, labels: the password is nowhere
                 assert registry.password not in registry.get(f"/v2/{REPO}/manifests/{tag}").text
@@ -836,13 +844,13 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
         for entry in jobs:
             [job] = run_publish(docker, matrix_path, tiny, variants=["plain"], mode="by-digest",
                                 digests=digests, build_platform=entry["platform"],
-                                created=image.parse_created(created),
+                                created=parse_created(created),
                                 base_digest=bases.Resolver(docker))
             assert job.status == "pushed by digest", job.reason
             assert plain_registry.tags(REPO) == []       # no tag before the merge
             pushed = json.loads((digests / "22.10.1" / "local" / entry["platform_slug"]).read_text())
             assert pushed["platform"] == entry["platform"]
-            assert pushed["labels"][image.CREATED_LABEL] == created
+            assert pushed["labels"][CREATED_LABEL] == created
             # what was pushed is the image this job smoke-tested, and its provenance
             local = local_manifests(docker, f"{IMAGE_NAME}:22.10.1", tmp_path)
             assert pushed["digest"] == local[entry["platform"]]
@@ -865,7 +873,7 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
             assert plain_registry.complete(REPO, tag)[1] == PLATFORMS
         check_provenance(plain_registry, "22.10.1", PLATFORMS)     # the jobs' attestations merged
         held = plain_registry.labels(REPO, "22.10.1")
-        assert {labels[image.CREATED_LABEL] for labels in held.values()} == {created}, held
+        assert {labels[CREATED_LABEL] for labels in held.values()} == {created}, held
 
         result = cli(merge + empty_cache(), cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0 and "| up to date |" in result.stderr, result.stderr
@@ -913,11 +921,11 @@ def test_a_base_image_pushed_while_the_build_jobs_run_ships_in_the_next_run(dock
     latest = {}
     merged = ci_run(meanwhile=lambda: latest.update(digest=push_base("security-update")))
     held = plain_registry.labels(REPO, "22.10.1")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {old}    # what was built
+    assert {labels[BASE_LABEL] for labels in held.values()} == {old}    # what was built
     cached = registries.ManifestCache(merge_cache).get(merged.digest)
     assert cached is not None
-    assert {p: ls[image.BASE_LABEL] for p, ls in cached.labels.items()} == \
-        {p: ls[image.BASE_LABEL] for p, ls in held.items()}                  # what the registry holds
+    assert {p: ls[BASE_LABEL] for p, ls in cached.labels.items()} == \
+        {p: ls[BASE_LABEL] for p, ls in held.items()}                  # what the registry holds
     for cache in (merge_cache, tmp_path / "empty-cache.json"):
         needs = next_plan(cache)
         assert set(needs) == {"22.10.1"} and needs["22.10.1"][0], needs
@@ -925,7 +933,7 @@ def test_a_base_image_pushed_while_the_build_jobs_run_ships_in_the_next_run(dock
 
     ci_run()
     held = plain_registry.labels(REPO, "lts")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {latest["digest"]}
+    assert {labels[BASE_LABEL] for labels in held.values()} == {latest["digest"]}
     assert next_plan(tmp_path / "another-empty-cache.json") == {}
     assert next_plan(merge_cache) == {}
 
@@ -960,7 +968,7 @@ def test_the_merge_needs_no_base_image(docker, plain_registry, base_registry, ti
                            base_digest=bases.Resolver(docker))
     assert merged.status == "published", merged.reason
     held = plain_registry.labels(REPO, "lts")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {built_on}
+    assert {labels[BASE_LABEL] for labels in held.values()} == {built_on}
 
 
 def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_registry, base_registry,
@@ -987,7 +995,7 @@ def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_regist
     assert "its build jobs made different images" in refused.reason, refused.reason
     for platform, built_on in (("linux/amd64", first), ("linux/arm64", newer["base"])):
         assert f"{platform} in local: inputs " in refused.reason
-        assert f"base {built_on}, created {image.created_text(created)}" in refused.reason
+        assert f"base {built_on}, created {created_text(created)}" in refused.reason
     assert plain_registry.tags(REPO) == []
     shutil.rmtree(digests)
 
@@ -996,7 +1004,7 @@ def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_regist
                            created=created)
     assert merged.status == "published", merged.reason
     held = plain_registry.labels(REPO, "22.10.1")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {newer["base"]}
+    assert {labels[BASE_LABEL] for labels in held.values()} == {newer["base"]}
 
 
 def test_merge_refuses_a_directory_that_does_not_exist(plain_registry, tmp_path):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import image, smoke
+from pipeline import engine, smoke
 from pipeline.core import VARIANT_NAMES, VARIANTS
 from pipeline.errors import SmokeError
 from pipeline.smoke import postgres
@@ -132,7 +132,7 @@ def test_plain_image_passes_every_check(docker, smoke_images, tools, tmp_path):
 def test_opus_image_passes_every_check_through_check_image(docker, smoke_images, tools, tmp_path):
     """The API `pipeline build` calls (build.Maker's smoke step), for the native platform."""
     start = time.monotonic()
-    platform = image.native_platform()
+    platform = engine.native_platform()
     smoke.check_image(docker, smoke_images["opus"], types.SimpleNamespace(variant=OPUS), platform,
                       tmp_path)
     seconds = time.monotonic() - start
@@ -260,13 +260,13 @@ def broken_image(docker, smoke_images, tmp_path):
 def test_an_image_whose_asterisk_does_not_start_fails(docker, broken_image, tools, tmp_path):
     with pytest.raises(SmokeError) as failure:
         smoke.check_image(docker, broken_image, types.SimpleNamespace(variant=PLAIN),
-                          image.native_platform(), tmp_path)
+                          engine.native_platform(), tmp_path)
     message = str(failure.value)
     assert "boot-host: Asterisk did not start: the container exited with code 1: " \
            "WARNING: 'modules.conf' invalid or missing." in message
     assert "boot-default-config: Asterisk did not start" in message
     assert "not run because their container did not boot: audio-host, lua-host" in message
-    logs = tmp_path / "smoke" / image.native_platform().replace("/", "-")
+    logs = tmp_path / "smoke" / engine.native_platform().replace("/", "-")
     assert (logs / "boot-host" / "container.log").read_text(), "the container log was not kept"
     assert not junit_cases(logs)["boot-host"]
 
@@ -534,4 +534,4 @@ def test_an_image_check_failure_fails_the_smoke_step(docker, derived_image, tool
 
 
 def image_platform() -> str:
-    return image.native_platform()
+    return engine.native_platform()

@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import distribution, image, publish, sources
+from pipeline import distribution, publish, sources
 from pipeline.build import Maker
 from pipeline.cli import main
 from pipeline.errors import ResolutionError, SourceError
+from pipeline.labels import GIT_COMMIT_LABEL, VERSION_LABEL
 from pipeline.matrix import load
 from pipeline.outcomes import summary
 from pipeline.plan import make_plan
@@ -166,8 +167,8 @@ def test_build_a_snapshot_and_smoke_test_it(asterisk_repository, docker, mirror,
         said = docker.run(ref, ["asterisk", "-V"], remove=True)
         assert said.strip() == f"Asterisk GIT-master-{short}"
         labels = docker.image.inspect(ref).config.labels
-        assert labels[image.VERSION_LABEL] == f"GIT-master-{short}"
-        assert labels[image.GIT_COMMIT_LABEL] == head
+        assert labels[VERSION_LABEL] == f"GIT-master-{short}"
+        assert labels[GIT_COMMIT_LABEL] == head
         docker.image.remove(ref, force=True)
 
 
@@ -254,8 +255,8 @@ def test_publish_snapshots_beside_releases(docker, registry, tiny_repo, tmp_path
     info = distribution.Registry(registry.host).image_info(REPO, "master-git")
     assert info is not None
     for labels in info.labels.values():
-        assert labels[image.VERSION_LABEL] == f"GIT-master-{a}"
-        assert labels[image.GIT_COMMIT_LABEL] == first
+        assert labels[VERSION_LABEL] == f"GIT-master-{a}"
+        assert labels[GIT_COMMIT_LABEL] == first
 
     # again: nothing to do
     assert set(statuses(publish_specs(docker, matrix, ["git:master"], maker)).values()) == {"up to date"}
@@ -302,5 +303,5 @@ def test_ci_jobs_publish_the_commit_the_plan_pinned(docker, registry, tiny_repo,
     info = distribution.Registry(registry.host).image_info(REPO, "master-git")
     assert info is not None
     for labels in info.labels.values():
-        assert labels[image.GIT_COMMIT_LABEL] == first
+        assert labels[GIT_COMMIT_LABEL] == first
     shutil.rmtree(digests)

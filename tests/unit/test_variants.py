@@ -11,6 +11,7 @@ import pytest
 from pipeline import image, sbom
 from pipeline.core import EXTRAS, OPUS_CODEC, VARIANT_NAMES, VARIANTS
 from pipeline.errors import ConfigurationError
+from pipeline.inputs import inputs_digest
 from pipeline.matrix import Pinned, load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -59,7 +60,7 @@ def test_an_extra_url_must_be_a_url(matrix, tmp_path):
 
 def inputs(matrix, name, sources=None):
     [target] = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), variants=[name]).targets
-    return image.inputs_digest(target, sources or matrix.sources, "0" * 64)
+    return inputs_digest(target, sources or matrix.sources, "0" * 64)
 
 
 def test_only_the_variants_that_compile_an_extra_in_are_rebuilt_when_its_pins_change(matrix):
