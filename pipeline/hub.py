@@ -23,7 +23,7 @@ password, is scrubbed from every message. `registries[].hub_api` points at anoth
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -34,6 +34,17 @@ from .redaction import keep_secret, redact
 from .registry_types import Registry, api_location
 
 UPDATED, CURRENT, WOULD_UPDATE, FAILED = "updated", "up to date", "would update", "not updated"
+
+
+def describe(registries: Sequence[Registry], text: str, *, environ: Mapping[str, str],
+             dry_run: bool) -> None:
+    """The supported-tags page as the description of each repository whose registry type has
+    Docker Hub's API (registry_types.TYPES: hub_api); the others are left alone."""
+    hubs = [registry for registry in registries if registry.kind.hub_api]
+    if hubs:
+        with log.group("Docker Hub description"):
+            for registry in hubs:
+                update_description(registry, text, environ=environ, dry_run=dry_run)
 
 
 def api_url(registry: Registry) -> str:

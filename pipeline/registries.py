@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import distribution, image, log, sbom
@@ -33,12 +33,10 @@ from .labels import (
     VERSION_LABEL,
     parse_created,
 )
-from .redaction import keep_secret
-from .registry_types import Registry, api_location
+from .registry_types import Registry
 from .tags import Current
 from .versions import Version
 
-BACKOFF = 2.0      # seconds before the first retry of a transient failure; doubled each time
 KEPT_LABELS = (VERSION_LABEL, VARIANT_LABEL, INPUTS_LABEL, BASE_LABEL,
                CREATED_LABEL, GIT_COMMIT_LABEL)
 
@@ -193,31 +191,3 @@ class Session:
             raise PublishError(f"{self.name}: {digest} is not in {self.registry.image}; cannot tag it")
         for tag in tags:
             self.api.put_manifest(self.repository, tag, manifest)
-
-
-# ----------------------------------------------------------------------------- connecting
-
-def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], cache: ManifestCache,
-            read_only: bool = False) -> Session:
-    """Log in as the registry's type does (registry_types.TYPES), and prove the credentials
-    at once.
-
-    read_only (dry runs): nothing outside the run changes (no ECR repository is created),
-    and missing credentials are only reported.
-    """
-    ca_cert = None
-    if registry.ca_cert:
-        ca_cert = Path(registry.ca_cert) if Path(registry.ca_cert).is_absolute() else base_dir / registry.ca_cert
-        if not ca_cert.is_file():
-            raise PublishError(f"{registry.name}: ca_cert {ca_cert} is not a file; give the path of "
-                               "the registry CA's PEM certificate (relative to matrix.yaml)")
-    login = registry.kind.login(registry, environ, read_only)
-    registry = login.registry
-    host, repository = api_location(registry)
-    keep_secret(login.password)
-    api = distribution.Registry(host, username=login.username, password=login.password, ca_cert=ca_cert,
-                                backoff=BACKOFF, docker_hub=registry.kind.docker_hub)
-    if login.username:
-        with log.step(f"login {registry.name} ({host}) as {login.username}"):
-            api.check_login(repository, push=not read_only)
-    return Session(registry, api, repository, cache, immutable=login.immutable, ca_cert=ca_cert)

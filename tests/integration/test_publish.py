@@ -29,7 +29,7 @@ import pytest
 import requests
 import yaml
 
-from pipeline import distribution, publish, registries, tagspage
+from pipeline import connect, distribution, outdated, publish, registries, tagspage
 from pipeline.build import Maker
 from pipeline.errors import ConfigurationError, PublishError, SmokeError
 from pipeline.labels import (
@@ -84,7 +84,7 @@ def remove_local_images(docker):
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(registries, "BACKOFF", 0.05)
+    monkeypatch.setattr(connect, "BACKOFF", 0.05)
 
 
 @pytest.fixture
@@ -915,8 +915,8 @@ def test_a_base_image_pushed_while_the_build_jobs_run_ships_in_the_next_run(dock
         loaded = load(matrix, environ={})
         plan = make_plan(loaded, ReleaseIndex(loaded.releases, loaded.sources), variants=["plain"])
         maker = make_maker(loaded, tiny, tmp_path / "out", base_digest=bases.Resolver(docker))
-        return publish.outdated(plan, maker, publish.Options(manifest_cache=cache),
-                                base_dir=matrix.parent, environ={}, docker=docker)
+        return outdated.needs(plan, maker.inputs, outdated.Options(manifest_cache=cache),
+                              base_dir=matrix.parent, environ={})
 
     latest = {}
     merged = ci_run(meanwhile=lambda: latest.update(digest=push_base("security-update")))

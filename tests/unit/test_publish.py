@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from pipeline import cli, digests, publish, redaction, registries, registry_types, report
+from pipeline import cli, connect, digests, modes, redaction, registries, registry_types, report
 from pipeline.core import VARIANTS, Release, Target
 from pipeline.distribution import Descriptor, ImageInfo, PlatformPush
 from pipeline.errors import ConfigurationError, PublishError
@@ -143,7 +143,7 @@ ONE = {**labels("22.10.1"), CREATED: "2026-12-07T10:17:00Z"}
 ], ids=["none", "one-platform", "two-registries", "inputs-differ", "created-differs", "no-created"])
 def test_the_merge_takes_what_the_build_jobs_built_when_they_agree(tmp_path, made, expected):
     descriptor_files(tmp_path, made)
-    built = publish.built_by_jobs(tmp_path, [Registry(name=n, type="oci", repository=f"r/{n}")
+    built = modes.built_by_jobs(tmp_path, [Registry(name=n, type="oci", repository=f"r/{n}")
                                              for n in ("a", "b")])
     if isinstance(expected, str):
         with pytest.raises(PublishError, match=expected):
@@ -177,9 +177,9 @@ def test_summary_cells_are_cut_at_a_word(text, cell):
 
 def test_unknown_registry_selection_is_a_configuration_error():
     hub = Registry(name="hub", type="dockerhub", repository="me/asterisk")
-    assert publish.select_registries([hub], []) == [hub]
+    assert connect.select([hub], []) == [hub]
     with pytest.raises(ConfigurationError, match="--registry 'hib' is not in the matrix; known: hub"):
-        publish.select_registries([hub], ["hib"])
+        connect.select([hub], ["hib"])
 
 
 # ----------------------------------------------------------------------------- CLI
