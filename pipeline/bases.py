@@ -111,7 +111,7 @@ class Resolver:
             return self._from_store(name, why=f"{OFFLINE_VARIABLE}=1: base images come from the "
                                     "local image store")
         try:
-            digest = distribution.Registry(host, attempts=2, backoff=1.0).head_manifest(repository, reference)
+            digest = distribution.Client(host, attempts=2, backoff=1.0).head_manifest(repository, reference)
         except distribution.RegistryError as error:
             cause = f"cannot read its digest from {host} ({error})"
             if not self.policy.local_fallback:

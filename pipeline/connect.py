@@ -71,7 +71,7 @@ def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], c
     registry = login.registry
     host, repository = api_location(registry)
     keep_secret(login.password)
-    api = distribution.Registry(host, username=login.username, password=login.password, ca_cert=ca_cert,
+    api = distribution.Client(host, username=login.username, password=login.password, ca_cert=ca_cert,
                                 backoff=BACKOFF, docker_hub=registry.kind.docker_hub)
     if login.username:
         with log.step(f"login {registry.name} ({host}) as {login.username}"):

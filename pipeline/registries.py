@@ -1,10 +1,9 @@
-"""Registries: who we are to each one, and the operations publishing needs, over the OCI
-distribution API (distribution.py): what a tag points at, pushing the smoke-tested image
-itself (the bytes `docker save` gives, so the digest is the tested image's), and pointing
-tags at it. Retries and errors are distribution.py's: by HTTP status, never by text.
-
-Credentials, never on a command line, in a log or on disk, come from each registry type's
-login (registry_types.py: logins.py for Docker Hub and OCI registries, ecr.py for ECR).
+"""One registry during a run (Session): the operations publishing needs, through the OCI
+distribution API's client (distribution.Client): what a tag points at, pushing the
+smoke-tested image itself (the bytes `docker save` gives, so the digest is the tested
+image's), and pointing tags at it. Retries and errors are distribution.py's: by HTTP status,
+never by text. A session is made by connect.py, logged in as its registry type does
+(registry_types.py).
 
 What a tag points at is read with HEAD requests (Docker Hub does not count them against
 its pull limit); the labels of a digest are read once and kept in a ManifestCache file
@@ -99,7 +98,7 @@ class Session:
     """One registry during one run."""
 
     registry: Registry
-    api: distribution.Registry
+    api: distribution.Client
     repository: str
     cache: ManifestCache
     immutable: bool = False           # ECR with IMMUTABLE tags: a tag can be created, never moved

@@ -256,7 +256,7 @@ def test_publish_then_again_changes_nothing(docker, tools, tiny, tmp_path, platf
             local = docker.image.inspect(f"{IMAGE_NAME}:{outcome.target.id}").id
             assert before[outcome.target.id] == local == outcome.digest   # the tested image itself
             check_provenance(registry, outcome.target.id, platforms)
-        api = distribution.Registry(registry.host, username=registry.username,
+        api = distribution.Client(registry.host, username=registry.username,
                                     password=registry.password)
         info = api.image_info(REPO, "lts")
         assert sorted(info.platforms) == sorted(platforms)
@@ -802,7 +802,7 @@ def base_registry(tools, docker, tmp_path):
     def push(marker: str) -> str:
         push_tiny_base(docker, ref, marker, base=BASE_IMAGE, platforms=PLATFORMS,
                        directory=tmp_path / "base-contexts")
-        return f"{ref}@{distribution.Registry(registry.host).head_manifest('base', 'trixie')}"
+        return f"{ref}@{distribution.Client(registry.host).head_manifest('base', 'trixie')}"
 
     yield registry, ref, push
     registry.stop()

@@ -252,7 +252,7 @@ def test_publish_snapshots_beside_releases(docker, registry, tiny_repo, tmp_path
     assert registry.complete(REPO, "master-git")[1] == PLATFORMS
     first_publication = snapshot_digests()
     assert first_publication["master-git"] == first_publication[f"git-{a}"]
-    info = distribution.Registry(registry.host).image_info(REPO, "master-git")
+    info = distribution.Client(registry.host).image_info(REPO, "master-git")
     assert info is not None
     for labels in info.labels.values():
         assert labels[VERSION_LABEL] == f"GIT-master-{a}"
@@ -300,7 +300,7 @@ def test_ci_jobs_publish_the_commit_the_plan_pinned(docker, registry, tiny_repo,
                              digests=digests, created=plan.created)
     assert merged.status == "published", merged.reason
     assert registry.tags(REPO) == [f"git-{first[:7]}", "master-git"]
-    info = distribution.Registry(registry.host).image_info(REPO, "master-git")
+    info = distribution.Client(registry.host).image_info(REPO, "master-git")
     assert info is not None
     for labels in info.labels.values():
         assert labels[GIT_COMMIT_LABEL] == first
