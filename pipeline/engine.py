@@ -1,5 +1,5 @@
-"""The Docker engine this machine runs: the client every command uses, and the platform its
-containers run natively."""
+"""The Docker engine this machine runs: the client every command uses, the platform its
+containers run natively, and the images it holds."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import ConfigurationError
+
 if TYPE_CHECKING:
-    from python_on_whales import DockerClient
+    from python_on_whales import DockerClient, Image
 
 
 def native_platform() -> str:
@@ -27,3 +29,15 @@ def client(config: str | Path | None = None) -> DockerClient:
     from python_on_whales import DockerClient
 
     return DockerClient(config=str(config) if config else None)
+
+
+def local_image(docker: DockerClient, reference: str) -> Image:
+    """reference's image in the local engine, inspected; ConfigurationError naming it when it
+    is not there (nothing is ever pulled)."""
+    from python_on_whales.exceptions import NoSuchImage
+
+    try:
+        return docker.image.inspect(reference)
+    except NoSuchImage:
+        raise ConfigurationError(f"no image {reference} in the local Docker engine: build it "
+                                 "(`pipeline build`) or pull it first") from None
