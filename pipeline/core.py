@@ -2,8 +2,9 @@
 commit of the git repository), for some platforms, under some tags. Every other module asks
 here; this one imports nothing above versions and snapshots.
 
-The variants are one table (VARIANTS). Adding a variant is a row there plus its stage in
-dockerfiles/asterisk/Dockerfile (docs/build.md, "Adding a variant").
+The variants are one table (VARIANTS). Adding a variant is a row there, its stage in
+dockerfiles/asterisk/Dockerfile and the pins of its files in matrix.yaml (docs/build.md,
+"Adding a variant").
 """
 
 from __future__ import annotations

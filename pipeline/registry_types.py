@@ -10,7 +10,7 @@ A row names
 * the API a repository description is written to (`hub_api`: Docker Hub's, hub.py);
 * whether Docker Hub's registry quirks apply (distribution.py).
 
-Adding a registry type is a row here (and its login, when it has its own): docs/publish.md,
+Adding a registry type is a row here (and its login, when it has its own): docs/build.md,
 "Adding a registry type".
 """
 
@@ -79,7 +79,7 @@ class RegistryType:
     keys: tuple[str, ...]                   # the entry keys only this type takes
     image: Callable[[Registry], str]        # the image name of an entry without `host`
     # (entry, environment, read only: a dry run, which changes nothing and only reports
-    # missing credentials) -> the login; secrets are not yet proven (registries.connect does)
+    # missing credentials) -> the login; secrets are not yet proven (connect.connect does)
     login: Callable[[Registry, Mapping[str, str], bool], Login]
     hub_api: str = ""                       # Docker Hub's API for the repository description
     docker_hub: bool = False                # Docker Hub's registry quirks (distribution.py)
