@@ -35,7 +35,7 @@ from benchmarks.bench_series import (
     unpacked,
 )
 from benchmarks.report import write_section
-from pipeline import image, sources
+from pipeline import engine, sources
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -55,7 +55,7 @@ def main() -> None:
                      variants=["plain"])
     [target] = plan.targets
     context = sources.prepare(target.release, matrix.sources, OUT / "sources" / str(target.version))
-    docker = image.client()
+    docker = engine.client()
     before = (load_average(), other_work())
     results = {}
     for platform in PLATFORMS:

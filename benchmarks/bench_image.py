@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_series import unpacked as unpacked_size  # noqa: E402
 from benchmarks.report import target, write_section  # noqa: E402
-from pipeline import build, image  # noqa: E402
+from pipeline import build, engine  # noqa: E402
 from pipeline.matrix import load  # noqa: E402
 from pipeline.plan import make_plan  # noqa: E402
 from pipeline.releases import ReleaseIndex  # noqa: E402
@@ -68,7 +68,7 @@ def image_size(docker, image: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="lts")
-    parser.add_argument("--platform", default=image.native_platform())
+    parser.add_argument("--platform", default=engine.native_platform())
     parser.add_argument("--no-cold", action="store_true", help="keep the build cache")
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
     args = parser.parse_args()
@@ -76,9 +76,9 @@ def main() -> None:
     matrix = load("matrix.yaml")
     index = ReleaseIndex(matrix.releases, matrix.sources)
     plan = make_plan(matrix, index, [args.spec])
-    targets = {t.variant: t for t in plan.targets}
+    targets = {t.variant.name: t for t in plan.targets}
     plain, opus = targets["plain"], targets["opus"]
-    docker = image.client()
+    docker = engine.client()
     maker = build.maker_for(matrix, build.Options(image_name="bench-asterisk", out=Path("out")), docker)
     maker.context(plain)        # the sources, fetched and verified before the clock starts
 

@@ -30,10 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section  # noqa: E402
-from pipeline import image, publish, report  # noqa: E402
+from pipeline import engine, publish  # noqa: E402
 from pipeline.build import Maker  # noqa: E402
 from pipeline.errors import SmokeError  # noqa: E402
 from pipeline.matrix import load  # noqa: E402
+from pipeline.outcomes import Outcome, summary  # noqa: E402
 from pipeline.plan import make_plan  # noqa: E402
 from pipeline.releases import ReleaseIndex  # noqa: E402
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE  # noqa: E402
@@ -71,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
-    docker = image.client()
+    docker = engine.client()
     environ = {"BENCH_HUB_USER": USER, "BENCH_HUB_TOKEN": PASSWORD}
     upstream = ecr = hub = None
     built: list[str] = []
@@ -95,12 +96,12 @@ def main() -> None:
                       checksum=lambda release: digest)
         options = publish.Options(manifest_cache=work / "manifest-cache.json")
 
-        def once() -> tuple[float, list[publish.Outcome]]:
+        def once() -> tuple[float, list[Outcome]]:
             start = time.monotonic()
             outcomes = publish.execute(plan, maker, options, base_dir=matrix.path.parent,
                                        environ=environ, docker=docker)
             seconds = time.monotonic() - start
-            report.publications(outcomes)
+            summary(outcomes)
             return seconds, outcomes
 
         load_before = os.getloadavg()[0]

@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section
-from pipeline import image, sources
+from pipeline import engine, image, sources
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -77,7 +77,7 @@ def build_one(target, context, platform, *no_cache: str) -> tuple[float, list[st
     """One build of the target as the pipeline makes it (build.build_image's arguments but
     the labels), timed, with its plain progress log. no_cache: `--no-cache`, or
     `--no-cache-filter STAGES` (python-on-whales has no such option: the CLI is run)."""
-    command = ["docker", "buildx", "build", str(image.DOCKERFILES), "--target", image.variant(target.variant).stage,
+    command = ["docker", "buildx", "build", str(image.DOCKERFILES), "--target", target.variant.stage,
                "--build-arg", f"ASTERISK_VERSION={target.version}", "--build-arg", f"BASE_IMAGE={target.base_image}",
                "--build-context", f"sources={context}", "--platform", platform, "--load",
                "--tag", f"{IMAGE}:{target.id}", "--progress", "plain", "--provenance=false", *no_cache]
@@ -95,26 +95,26 @@ def mb(size: int) -> str:
 
 def unpacked(ref: str) -> int:
     """Unpacked on disk: the image's whole file system, as `du` sees it in a container."""
-    out = image.client().run(ref, ["-sxb", "/"], entrypoint="du", networks=["none"], remove=True)
+    out = engine.client().run(ref, ["-sxb", "/"], entrypoint="du", networks=["none"], remove=True)
     return int(out.split()[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", action="append", default=[], help="a spec to measure (repeatable)")
-    parser.add_argument("--platform", default=image.native_platform())
+    parser.add_argument("--platform", default=engine.native_platform())
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
     args = parser.parse_args()
 
     matrix = load("matrix.yaml")
     specs = args.spec or [series.spec.text for series in matrix.series]
     index = ReleaseIndex(matrix.releases, matrix.sources)
-    docker = image.client()
+    docker = engine.client()
     rows, before = [], (load_average(), other_work())
     base_images = set()
     for spec in specs:
         plan = make_plan(matrix, index, [spec], platforms=[args.platform])
-        targets = {t.variant: t for t in plan.targets}
+        targets = {t.variant.name: t for t in plan.targets}
         plain, opus = targets["plain"], targets["opus"]
         base_images.add(plain.base_image)
         context = sources.prepare(plain.release, matrix.sources, OUT / "sources" / str(plain.version))

@@ -41,7 +41,8 @@ from python_on_whales.exceptions import DockerException
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section  # noqa: E402
-from pipeline import image  # noqa: E402
+from pipeline import engine  # noqa: E402
+from pipeline.core import VARIANTS  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.smoke import parse, rtp, run_smoke, sipp  # noqa: E402
 from pipeline.smoke.instance import HOST_ADDRESS, Instance  # noqa: E402
@@ -75,7 +76,7 @@ def time_suite(docker, image: str, variant: str, runs: int) -> list[SuiteRun]:
         logs = Path(tempfile.mkdtemp(prefix="bench-smoke-logs-"))
         try:
             start = time.monotonic()
-            results = run_smoke(docker, image, variant=variant, logs=logs, network="both")
+            results = run_smoke(docker, image, variant=VARIANTS[variant], logs=logs, network="both")
             seconds = time.monotonic() - start
         finally:
             shutil.rmtree(logs, ignore_errors=True)
@@ -269,7 +270,7 @@ class Sampler(threading.Thread):
         if self.stop.wait(max(0.0, start + (begin + end) / 2 - time.monotonic())):
             return
         with contextlib.suppress(DockerException):   # the container is gone: no figure
-            [stats] = image.client().container.stats(self.instance.name)
+            [stats] = engine.client().container.stats(self.instance.name)
             self.docker_stats = f"{stats.cpu_percentage:.2f}%"
         if self.stop.wait(max(0.0, start + end - time.monotonic())) or self.process.poll() is not None:
             return
@@ -582,7 +583,7 @@ def main() -> None:
     parser.add_argument("--no-wait", action="store_true",
                         help=f"do not wait for the load average to drop below {LOAD_LIMIT}")
     args = parser.parse_args()
-    docker = image.client()
+    docker = engine.client()
     images = {"plain": args.plain, "opus": args.opus}
     command = ".venv/bin/python benchmarks/bench_smoke.py --write"
 

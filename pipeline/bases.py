@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import distribution, log
+from .distribution import DOCKER_HUB
 from .errors import ConfigurationError, SourceError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-DOCKER_HUB_API = "registry-1.docker.io"
 OFFLINE_VARIABLE = "PIPELINE_OFFLINE"
 
 
@@ -53,11 +53,11 @@ def split(reference: str) -> tuple[str, str, str]:
     if rest and (("." in head or ":" in head) or head == "localhost"):
         host, path = head, rest
     else:
-        host, path = DOCKER_HUB_API, name
+        host, path = DOCKER_HUB, name
         if "/" not in path:
             path = f"library/{path}"
     if host == "docker.io":
-        host = DOCKER_HUB_API
+        host = DOCKER_HUB
     match = re.fullmatch(r"(.+?)(?::([\w][\w.-]*))?", path)
     assert match
     repository, tag = match[1], match[2] or "latest"
@@ -111,7 +111,7 @@ class Resolver:
             return self._from_store(name, why=f"{OFFLINE_VARIABLE}=1: base images come from the "
                                     "local image store")
         try:
-            digest = distribution.Registry(host, attempts=2, backoff=1.0).head_manifest(repository, reference)
+            digest = distribution.Client(host, attempts=2, backoff=1.0).head_manifest(repository, reference)
         except distribution.RegistryError as error:
             cause = f"cannot read its digest from {host} ({error})"
             if not self.policy.local_fallback:

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,11 +25,14 @@ from typing import Any, cast
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import bases, image, log, report, sbom, smoke
+from . import bases, core, engine, image, log, report, sbom, smoke
+from .core import Release, Target
 from .errors import BuildError, PipelineError
+from .inputs import Inputs
+from .labels import image_labels, source_date_epoch
 from .matrix import Matrix, Sources
-from .plan import Plan, Target
-from .releases import Release
+from .plan import Plan
+from .provenance import Provenance, revision
 from .snapshots import Snapshot
 from .sources import identity, recorded
 from .sources import prepare as prepare_sources
@@ -67,14 +69,6 @@ class Built:
     @property
     def ok(self) -> bool:
         return self.status in ("built", "tested")
-
-
-def git_revision(root: Path = image.DOCKERFILES.parent.parent) -> str:
-    try:
-        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _version() -> str:
@@ -124,13 +118,13 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
     the build's invocation id and times, so the image index then differs per build.
     BuildError with the failing step and the log's tail on failure.
     """
-    variant_stage = image.variant(target.variant).stage
+    variant_stage = target.variant.stage
     stage = stage or variant_stage
-    created = labels.get(image.CREATED_LABEL, "")
     build_args = {"ASTERISK_VERSION": str(target.version), "BASE_IMAGE": base or target.base_image,
                   image.VARIANT_ARG: variant_stage}
-    if created:
-        build_args["SOURCE_DATE_EPOCH"] = str(_epoch(created))
+    epoch = source_date_epoch(labels)
+    if epoch:
+        build_args["SOURCE_DATE_EPOCH"] = epoch
     named: dict[str, str | Path] = {"sources": str(context),
                                     **{name: str(path) for name, path in (contexts or {}).items()}}
     log.debug(f"docker buildx build {dockerfiles} --target {stage} "
@@ -159,10 +153,6 @@ def build_image(docker: DockerClient, target: Target, context: Path, *, labels: 
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 log_file.write_text("".join(lines))
         return json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
-
-
-def _epoch(created: str) -> int:
-    return int(image.parse_created(created).timestamp())
 
 
 def failure_summary(lines: list[str]) -> str:
@@ -194,31 +184,17 @@ class Maker:
     cache: str = ""
     smoke: SmokeFn | None = smoke.check_image
     dockerfiles: Path = image.DOCKERFILES
-    provenance: image.Provenance = dataclasses.field(default_factory=image.Provenance)
+    provenance: Provenance = dataclasses.field(default_factory=Provenance)
     prepare: Callable[[Release | Snapshot, Sources, Path], Path] = prepare_sources
     checksum: Callable[[Release | Snapshot], str] = identity
     base_digest: Callable[[str], str] = lambda name: ""
     base_local: Callable[[str], bool] = lambda name: False   # the digest came from the local store
-    _checksums: dict[str, str] = dataclasses.field(default_factory=dict)
-    _inputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    inputs: Inputs = dataclasses.field(init=False)     # of its sources, Dockerfiles, checksum, base
     _contexts: dict[str, Path | PipelineError] = dataclasses.field(default_factory=dict)
 
-    def inputs(self, target: Target) -> str:
-        """The inputs digest, from the release's published checksum or the snapshot's commit
-        id (no download); computed once per target and run."""
-        if target.id not in self._inputs:
-            version = target.source_id
-            if version not in self._checksums:
-                self._checksums[version] = self.checksum(target.release)
-            self._inputs[target.id] = image.inputs_digest(
-                target, self.sources, self._checksums[version],
-                base_digest=self.base_digest(target.base_image), dockerfiles=self.dockerfiles)
-        return self._inputs[target.id]
-
-    def base(self, target: Target) -> str:
-        """What to build FROM: the base image pinned to its digest, when known."""
-        digest = self.base_digest(target.base_image)
-        return f"{target.base_image.split('@')[0]}@{digest}" if digest else target.base_image
+    def __post_init__(self) -> None:
+        self.inputs = Inputs(sources=self.sources, dockerfiles=self.dockerfiles, checksum=self.checksum,
+                             base_digest=self.base_digest)
 
     def base_build(self, docker: DockerClient, target: Target) -> tuple[str, dict[str, str]]:
         """How a build gets exactly the decided base image: (the BASE_IMAGE build argument,
@@ -227,13 +203,14 @@ class Maker:
         layout, since BuildKit would look NAME@DIGEST up in the registry (bases.py)."""
         digest = self.base_digest(target.base_image)
         if not digest or not self.base_local(target.base_image):
-            return self.base(target), {}
+            return self.inputs.base(target), {}
         name = target.base_image.split("@")[0]
         directory = bases.layout(docker, digest, self.out / "bases")
         return name, bases.build_context(name, digest, directory)
 
     def labels(self, target: Target) -> dict[str, str]:
-        return image.labels(target, self.inputs(target), self.provenance, base=self.base(target))
+        """The image's labels: computed once per target and run (Inputs)."""
+        return image_labels(target, self.inputs.digest(target), self.provenance, base=self.inputs.base(target))
 
     def context(self, target: Target) -> Path:
         """The verified sources of target's release (fetched once per release and run)."""
@@ -285,7 +262,7 @@ class Maker:
              test: bool = True) -> Built:
         """Build target for platforms into the local engine, then smoke-test each platform.
         Never raises for a failed target: the result says what failed and why."""
-        built = Built(target, image.local_name(self.image_name, target), tuple(platforms))
+        built = Built(target, local_name(self.image_name, target), tuple(platforms))
         start = time.monotonic()
         with log.group(f"{target.id} ({', '.join(platforms)})"):
             try:
@@ -324,14 +301,28 @@ class Maker:
         return built
 
 
+def summary(results: Sequence[Built]) -> None:
+    """The build summary: a row per target, then the reasons of the failures."""
+    rows = [[r.target.id, r.status, r.image, f"{r.size / 1e6:.0f} MB" if r.size else "-",
+             " ".join(f"{k} {v:.0f}s" for k, v in r.steps.items()) or "-", report.cut(r.reason)]
+            for r in results]
+    report.summary("build summary", ["target", "status", "image", "size", "time", "reason"], rows,
+                   [(r.target.id, r.reason) for r in results if not r.ok])
+
+
+def local_name(image_name: str, target: Target) -> str:
+    """Where a target's image is kept in the local engine: NAME:<target id>."""
+    return f"{image_name}:{target.id}"
+
+
 def ordered(targets: Iterable[Target]) -> list[Target]:
     """Per release, in the plan's order, the variants in their table's order (plain first:
     the opus variant is the plain image plus one layer)."""
     releases: dict[str, list[Target]] = {}
     for target in targets:
         releases.setdefault(target.source_id, []).append(target)
-    rank = {name: index for index, name in enumerate(image.VARIANT_NAMES)}
-    return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant])]
+    rank = {name: index for index, name in enumerate(core.VARIANT_NAMES)}
+    return [t for group in releases.values() for t in sorted(group, key=lambda t: rank[t.variant.name])]
 
 
 def maker_for(matrix: Matrix, options: Options, docker: DockerClient, *,
@@ -342,28 +333,28 @@ def maker_for(matrix: Matrix, options: Options, docker: DockerClient, *,
     resolver = bases.Resolver(docker, bases.Policy.for_run(os.environ, publishing=publishing))
     return Maker(sources=matrix.sources, out=options.out, image_name=options.image_name,
                  cache=options.cache, base_digest=resolver, base_local=resolver.is_local,
-                 provenance=image.Provenance.from_environment(os.environ, git_revision()))
+                 provenance=Provenance.from_environment(os.environ, revision()))
 
 
 
 def run(matrix: Matrix, plan: Plan, options: Options) -> int:
     """`pipeline build`: build every target of the plan, smoke-test each, summarise."""
-    native = image.native_platform()
+    native = engine.native_platform()
 
     def platforms(target: Target) -> tuple[str, ...]:
         return target.platforms if options.every_platform else (native,)
 
     if options.dry_run:
         for target in ordered(plan.targets):
-            log.info(f"would build {image.local_name(options.image_name, target)} for "
+            log.info(f"would build {local_name(options.image_name, target)} for "
                      f"{','.join(platforms(target))} from {target.origin}"
                      + ("" if options.smoke else " (no smoke test)"))
         return 0
-    docker = image.client()
+    docker = engine.client()
     maker = maker_for(matrix, options, docker)
     results = [maker.make(docker, target, platforms(target), test=options.smoke)
                for target in ordered(plan.targets)]
-    report.builds(results)
+    summary(results)
     failed = [r for r in results if not r.ok]
     if failed:
         raise BuildError(f"{len(failed)} of {len(results)} targets failed: "

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import log, settings, support, tagspage
+from .core import VARIANT_NAMES, variant
 from .errors import EXIT_CODES, ConfigurationError, PipelineError
-from .image import VARIANT_NAMES
 from .matrix import PLATFORMS, Matrix, load
 from .plan import Plan, make_plan
 from .releases import ReleaseIndex
 from .sources import signature_policy
 
 if TYPE_CHECKING:
-    from . import build, publish
+    from . import build, outdated, publish
 
 MATRIX_FILE = "matrix.yaml"
 
@@ -170,7 +170,7 @@ def parser() -> argparse.ArgumentParser:
                             "of starting one; see docs/smoke.md for the privileges it needs")
     _dry_run(smoke)
     _verbose(smoke)
-    smoke.set_defaults(run=_run_smoke)
+    smoke.set_defaults(run=_run_smoke, matrix=None)
 
     wsl = commands.add_parser("export-wsl",
                               help="write an image as a root filesystem tarball for `wsl --import`")
@@ -182,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
                           "(default: the engine's)")
     _dry_run(wsl)
     _verbose(wsl)
-    wsl.set_defaults(run=_run_wsl)
+    wsl.set_defaults(run=_run_wsl, matrix=None)
     return main
 
 
@@ -226,7 +226,7 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)   # between the plan job's machine an
 
 def _created(text: str) -> datetime.datetime:
     """--created: the plan's `created`, in its form (UTC, to the second), not in the future."""
-    from .image import parse_created
+    from .labels import parse_created
 
     try:
         when = parse_created(text)
@@ -255,16 +255,33 @@ def _build_opts(args: argparse.Namespace, *, smoke: bool = True) -> build.Option
     from . import build
 
     return build.Options(image_name=args.image, cache=args.cache, smoke=smoke,
-                         every_platform=bool(args.platform), out=_out(),
-                         dry_run=getattr(args, "dry_run", False))
+                         every_platform=bool(args.platform), out=_out(), dry_run=args.dry_run)
+
+
+def _manifest_cache(args: argparse.Namespace) -> Path:
+    return args.manifest_cache or _out() / "manifest-cache.json"
+
+
+def _outdated_opts(args: argparse.Namespace) -> outdated.Options:
+    from . import outdated
+
+    return outdated.Options(registries=tuple(args.registry), manifest_cache=_manifest_cache(args))
+
+
+def _push_opts(args: argparse.Namespace) -> publish.Options:
+    """`pipeline build --push`: publish on this machine, every platform built."""
+    from . import publish
+
+    return publish.Options(registries=tuple(args.registry), manifest_cache=_manifest_cache(args),
+                           dry_run=args.dry_run)
 
 
 def _publish_opts(args: argparse.Namespace) -> publish.Options:
     from . import publish
 
     mode, directory = "publish", None
-    created = _created(args.created) if getattr(args, "created", None) else None
-    if getattr(args, "by_digest", None):
+    created = _created(args.created) if args.created else None
+    if args.by_digest:
         if not args.build_platform:
             raise ConfigurationError("--by-digest needs --build-platform OS/ARCH "
                                      "(the platform this job builds)")
@@ -273,23 +290,21 @@ def _publish_opts(args: argparse.Namespace) -> publish.Options:
                                      "--json`), so that every platform of a target is stamped "
                                      "with the same time")
         mode, directory = "by-digest", args.by_digest
-    elif getattr(args, "merge", None):
+    elif args.merge:
         mode, directory = "merge", args.merge
         if not directory.is_dir():
             raise ConfigurationError(f"--merge {directory}: no such directory (where the build jobs' "
                                      "digest files were downloaded)")
-    elif getattr(args, "build_platform", None):
+    elif args.build_platform:
         raise ConfigurationError("--build-platform goes with --by-digest DIR")
     if created and mode == "publish":
         raise ConfigurationError("--created goes with --by-digest DIR or --merge DIR (CI's jobs); "
                                  "`pipeline publish` stamps its images with the time it builds them")
-    if getattr(args, "build_platform", None):
+    if args.build_platform:
         _platforms([args.build_platform])
     return publish.Options(registries=tuple(args.registry), mode=mode, digests=directory,
-                           build_platform=getattr(args, "build_platform", None) or "",
-                           created=created,
-                           manifest_cache=args.manifest_cache or _out() / "manifest-cache.json",
-                           dry_run=getattr(args, "dry_run", False))
+                           build_platform=args.build_platform or "", created=created,
+                           manifest_cache=_manifest_cache(args), dry_run=args.dry_run)
 
 
 # ----------------------------------------------------------------------------- the subcommands
@@ -298,12 +313,12 @@ def _run_plan(args: argparse.Namespace) -> int:
     matrix, plan = _load_plan(args)
     reasons: dict[str, tuple[bool, str]] = {}
     if args.outdated:
-        from . import build, image, publish
+        from . import bases, engine, outdated
+        from .inputs import Inputs
 
-        docker = image.client()
-        maker = build.maker_for(matrix, build.Options(out=_out()), docker, publishing=True)
-        reasons = publish.outdated(plan, maker, _publish_opts(args), base_dir=matrix.path.parent,
-                                   environ=os.environ, docker=docker)
+        resolver = bases.Resolver(engine.client(), bases.Policy.for_run(os.environ, publishing=True))
+        reasons = outdated.needs(plan, Inputs(sources=matrix.sources, base_digest=resolver),
+                                 _outdated_opts(args), base_dir=matrix.path.parent, environ=os.environ)
         plan = dataclasses.replace(plan, targets=tuple(t for t in plan.targets if t.id in reasons))
     if not matrix.sources.verify_signatures:
         log.warning(signature_policy(matrix.sources))
@@ -356,7 +371,7 @@ def _run_build(args: argparse.Namespace) -> int:
         raise ConfigurationError("--push publishes only smoke-tested images; drop --no-smoke")
     matrix, plan = _load_plan(args)
     if args.push:
-        return _publish(matrix, plan, _build_opts(args), _publish_opts(args))
+        return _publish(matrix, plan, _build_opts(args), _push_opts(args))
     from . import build
 
     return build.run(matrix, plan, _build_opts(args, smoke=not args.no_smoke))
@@ -369,9 +384,9 @@ def _run_publish(args: argparse.Namespace) -> int:
 
 
 def _publish(matrix: Matrix, plan: Plan, build_options: build.Options, options: publish.Options) -> int:
-    from . import build, image, publish
+    from . import build, engine, publish
 
-    docker = image.client()
+    docker = engine.client()
     return publish.run(plan, build.maker_for(matrix, build_options, docker, publishing=True), options,
                        base_dir=matrix.path.parent, environ=os.environ, docker=docker,
                        signing=matrix.signing, description=_tags_page(matrix, options))
@@ -381,10 +396,10 @@ def _tags_page(matrix: Matrix, options: publish.Options) -> str:
     """The supported-tags page of the whole matrix (whatever this run selected), for the
     Docker Hub description; "" when no Docker Hub registry is published to, or when the
     matrix cannot be resolved (a warning: the images are published all the same)."""
-    from . import publish
+    from .connect import select
 
-    chosen = publish.select_registries(matrix.registries, options.registries)
-    if options.mode == "by-digest" or not any(r.type == "dockerhub" for r in chosen):
+    chosen = select(matrix.registries, options.registries)
+    if options.mode == "by-digest" or not any(r.kind.hub_api for r in chosen):
         return ""
     try:
         return tagspage.markdown(make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources)))
@@ -394,7 +409,7 @@ def _tags_page(matrix: Matrix, options: publish.Options) -> str:
 
 
 def _run_smoke(args: argparse.Namespace) -> int:
-    from . import image, smoke
+    from . import engine, smoke
 
     if args.platform:
         _platforms([args.platform])
@@ -406,7 +421,8 @@ def _run_smoke(args: argparse.Namespace) -> int:
         log.info(f"would run {args.image} by itself for: {', '.join(smoke.image_checks.IMAGE_CHECKS)}")
         return 0
     logs = args.logs or smoke.default_logs(_out(), args.image)
-    results = smoke.run_smoke(image.client(), args.image, variant=args.variant, logs=logs,
+    results = smoke.run_smoke(engine.client(), args.image, logs=logs,
+                              variant=variant(args.variant) if args.variant else None,
                               network=args.network, postgres=args.postgres,
                               platform=args.platform)
     smoke.raise_for_failures(args.image, results, logs)
@@ -415,7 +431,7 @@ def _run_smoke(args: argparse.Namespace) -> int:
 
 
 def _run_wsl(args: argparse.Namespace) -> int:
-    from . import image, wsl
+    from . import engine, wsl
 
     if args.platform:
         _platforms([args.platform])
@@ -423,7 +439,7 @@ def _run_wsl(args: argparse.Namespace) -> int:
         log.info(wsl.describe(args.image, args.output, args.platform))
         return 0
     start = time.monotonic()
-    size = wsl.export(image.client(), args.image, args.output, platform=args.platform)
+    size = wsl.export(engine.client(), args.image, args.output, platform=args.platform)
     log.info(f"wrote {args.output} ({size / 1e6:.0f} MB) in {time.monotonic() - start:.1f}s; "
              f"on Windows: wsl --import Asterisk C:\\WSL\\Asterisk {args.output.name}")
     return 0
@@ -432,7 +448,7 @@ def _run_wsl(args: argparse.Namespace) -> int:
 def _settings_directory(args: argparse.Namespace) -> Path | None:
     """Where the stand-ins' settings file would be: beside the matrix this command reads."""
     try:
-        return find_matrix(getattr(args, "matrix", None)).parent
+        return find_matrix(args.matrix).parent
     except ConfigurationError:
         return None    # the command says so itself, if it needs a matrix
 

@@ -16,8 +16,8 @@ from .distribution import Descriptor, PlatformPush
 from .errors import PublishError
 
 if TYPE_CHECKING:
-    from .matrix import Registry
-    from .plan import Target
+    from .core import Target
+    from .registry_types import Registry
 
 
 @dataclasses.dataclass(frozen=True)

@@ -320,7 +320,7 @@ class _Token:
     expires: float      # time.monotonic() after which it is renewed before use
 
 
-class Registry:
+class Client:
     """One registry host. Operations are retried on transient failures (attempts, with
     backoff doubling from `backoff` seconds, or the registry's Retry-After); everything
     else raises at once. Errors name the host and the step, never a secret."""
@@ -349,7 +349,7 @@ class Registry:
         self.requests_made: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def __repr__(self) -> str:
-        return f"Registry({self.base!r}, username={self.username!r})"
+        return f"Client({self.base!r}, username={self.username!r})"
 
     @property
     def login(self) -> tuple[str, str]:
@@ -819,7 +819,7 @@ class PlatformPush:
         return [self.manifest, *self.attestations]
 
 
-def push_saved_image(registry: Registry, repository: str, archive: Path, *,
+def push_saved_image(registry: Client, repository: str, archive: Path, *,
                      tag: str | None = None, platform: str | None = None) -> Descriptor:
     """Push the image in a `docker save` archive, byte for byte: the bytes pushed are the
     bytes tested.
@@ -849,7 +849,7 @@ def saved_manifest(archive: Path) -> Manifest:
         return layout.manifest(layout.image())
 
 
-def push_saved_platform(registry: Registry, repository: str, archive: Path,
+def push_saved_platform(registry: Client, repository: str, archive: Path,
                         platform: str) -> PlatformPush:
     """Only that platform's manifest, its attestation manifests and their blobs, by digest,
     no tag (CI jobs that build one platform each; make_index joins their children)."""
@@ -864,7 +864,7 @@ def push_saved_platform(registry: Registry, repository: str, archive: Path,
         return PlatformPush(descriptor, tuple(attestations))
 
 
-def _push(registry: Registry, repository: str, layout: _Layout, manifests: Sequence[Manifest],
+def _push(registry: Client, repository: str, layout: _Layout, manifests: Sequence[Manifest],
           archive: Path, *, reference: str | None = None) -> None:
     """Every blob the manifests name (those the registry lacks), then the manifests, each by
     digest or, when given, under reference."""

@@ -15,33 +15,45 @@ GitHub action for this, src/dockerhub-helper.ts) makes them:
 The description is read first, and written only when it differs: publishing twice
 changes nothing the second time. Updating it is a courtesy to users, not part of what a
 publication is: any failure here is a warning, and the images stay published.
-The login is the registry's own (registries.credentials: the variables `username_env` /
-`password_env`, else the Docker config's login); the token, like the password, is
-scrubbed from every message. `registries[].hub_api` points at another API (the tests' stand-in).
+The login is the registry's own (its type's login, registry_types.py: the variables
+`username_env` / `password_env`, else the Docker config's login); the token, like the
+password, is scrubbed from every message. `registries[].hub_api` points at another API
+(the tests' stand-in); the default is the type's (registry_types.HUB_API).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
 
-from . import http, log, registries
+from . import http, log
 from .errors import PublishError
-from .matrix import Registry
+from .redaction import keep_secret, redact
+from .registry_types import Registry, api_location
 
-HUB_API = "https://hub.docker.com"
 UPDATED, CURRENT, WOULD_UPDATE, FAILED = "updated", "up to date", "would update", "not updated"
 
 
+def describe(registries: Sequence[Registry], text: str, *, environ: Mapping[str, str],
+             dry_run: bool) -> None:
+    """The supported-tags page as the description of each repository whose registry type has
+    Docker Hub's API (registry_types.TYPES: hub_api); the others are left alone."""
+    hubs = [registry for registry in registries if registry.kind.hub_api]
+    if hubs:
+        with log.group("Docker Hub description"):
+            for registry in hubs:
+                update_description(registry, text, environ=environ, dry_run=dry_run)
+
+
 def api_url(registry: Registry) -> str:
-    return (registry.hub_api or HUB_API).rstrip("/")
+    return (registry.hub_api or registry.kind.hub_api).rstrip("/")
 
 
 def repository_url(registry: Registry) -> str:
     """{api}/v2/repositories/NAMESPACE/NAME/ of a `dockerhub` entry."""
-    _, repository = registries.api_location(registry)
+    _, repository = api_location(registry)
     return f"{api_url(registry)}/v2/repositories/{repository}/"
 
 
@@ -51,7 +63,8 @@ def update_description(registry: Registry, text: str, *, environ: Mapping[str, s
     or FAILED). Never raises for the API's answers: they become a warning."""
     where = f"{registry.name}: description of {registry.image}"
     try:
-        username, password = registries.credentials(registry, environ, read_only=dry_run)
+        login = registry.kind.login(registry, environ, dry_run)
+        username, password = login.username, login.password
         if not (username and password):
             if dry_run:
                 log.info(f"  {where}: would update (no credentials to read it now)")
@@ -71,18 +84,18 @@ def update_description(registry: Registry, text: str, *, environ: Mapping[str, s
         log.info(f"  {where}: updated ({len(text)} characters)")
         return UPDATED
     except PublishError as error:
-        log.warning(registries.redact(f"{where} not updated (the images are published): {error}"))
+        log.warning(redact(f"{where} not updated (the images are published): {error}"))
         return FAILED
 
 
 def _token(api: requests.Session, registry: Registry, username: str, password: str) -> str:
-    registries.keep_secret(password)
+    keep_secret(password)
     url = f"{api_url(registry)}/v2/auth/token"
     answer = _request(api, "POST", url, "", {"identifier": username, "secret": password})
     token = answer.get("access_token")
     if not isinstance(token, str) or not token:
         raise PublishError(f"POST {url}: no access_token in the answer")
-    registries.keep_secret(token)
+    keep_secret(token)
     return token
 
 

@@ -25,14 +25,15 @@ from typing import Any
 
 import yaml
 
+from .core import EXTRAS, VARIANT_NAMES, Extra, Variant, variant
 from .errors import ConfigurationError
-from .image import VARIANT_NAMES
 from .openpgp import normal_fingerprint
+from .registry_types import TYPES, Registry
 from .versions import SPEC_HELP, Spec
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 RELEASE_SOURCES = ("listing", "github", "file")
-REGISTRY_TYPES = ("dockerhub", "ecr", "oci")
+REGISTRY_TYPES = tuple(TYPES)
 SIGNING_METHODS = ("none", "key", "keyless")
 # The Asterisk Development Team's release signing key (pipeline/keys/README.md says where
 # this copy and its fingerprint were checked); matrix.yaml pins it.
@@ -49,6 +50,15 @@ class Releases:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Pinned:
+    """A variant's extra files (core.Extra) as matrix.yaml pins them: the directory they are
+    downloaded from (sources.<key>) and each file's sha256 (sources.<key>_sha256)."""
+
+    url: str = ""
+    sha256: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Sources:
     """Where the build's inputs are downloaded from (upstream by default)."""
 
@@ -56,8 +66,6 @@ class Sources:
     asterisk: str = "https://downloads.asterisk.org/pub/telephony/asterisk/releases"
     certified: str = "https://downloads.asterisk.org/pub/telephony/certified-asterisk/releases"
     pjproject: str = "https://raw.githubusercontent.com/asterisk/third-party/master/pjproject"
-    opus_codec: str = ""
-    opus_codec_sha256: tuple[tuple[str, str], ...] = ()
     sounds: str = "https://downloads.asterisk.org/pub/telephony/sounds/releases"
     core_sounds: str = "asterisk-core-sounds-en-ulaw-1.6.1"
     moh: str = "asterisk-moh-opsound-ulaw-2.03"
@@ -67,6 +75,13 @@ class Sources:
     verify_signatures: bool = True
     signature_key: str = ""
     signature_fingerprint: str = ASTERISK_RELEASE_FINGERPRINT
+    # The variants' extra files (core.EXTRAS), by their key: sources.opus_codec and
+    # sources.opus_codec_sha256 are pinned["opus_codec"].
+    pinned: tuple[tuple[str, Pinned], ...] = ()
+
+    def extra(self, extra: Extra) -> Pinned:
+        """Where extra's files come from, and their sha256 (empty when matrix.yaml has none)."""
+        return dict(self.pinned).get(extra.key, Pinned())
 
     @property
     def signature_key_file(self) -> Path:
@@ -84,7 +99,7 @@ class Sources:
 class Defaults:
     base_image: str
     platforms: tuple[str, ...]
-    variants: tuple[str, ...]
+    variants: tuple[Variant, ...]
     max_age: datetime.timedelta | None = None   # rebuild an image older than this (new base packages)
 
 
@@ -92,31 +107,6 @@ class Defaults:
 class Series(Defaults):
     spec: Spec
     note: str = ""
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Registry:
-    name: str
-    type: str
-    repository: str
-    region: str = ""
-    account: str = ""
-    username_env: str = ""
-    password_env: str = ""
-    ca_cert: str = ""
-    host: str = ""   # overrides the registry host images go to (e.g. a stand-in for ECR)
-    hub_api: str = ""   # dockerhub: Docker Hub's API for the description (default hub.docker.com)
-
-    @property
-    def image(self) -> str:
-        """The image name without tag, e.g. docker.io/org/asterisk."""
-        if self.host:
-            return f"{self.host}/{self.repository}"
-        if self.type == "ecr":
-            return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}"
-        if self.type == "dockerhub" and self.repository.count("/") < 2:
-            return f"docker.io/{self.repository}"
-        return self.repository
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -173,9 +163,11 @@ _TOP = {"releases": (dict, {}), "sources": (dict, {}), "defaults": (dict, {}),
 _RELEASES = {"source": (str, "listing"), "files": (list, []),
              "github_repository": (str, "asterisk/asterisk"),
              "github_url": (str, "https://github.com")}
-_SOURCES = {field.name: ({"opus_codec_sha256": dict, "verify_signatures": bool}.get(field.name, str),
-                         field.default)
-            for field in dataclasses.fields(Sources)}
+_SOURCES: dict[str, tuple[type, Any]] = {**{field.name: (bool if field.name == "verify_signatures" else str, field.default)
+               for field in dataclasses.fields(Sources) if field.name != "pinned"},
+            **{key: (kind, default) for extra in EXTRAS
+               for key, kind, default in ((extra.key, str, ""), (extra.sha256_key, dict, {}))}}
+_SOURCE_URLS = ("mirror", "asterisk", "certified", "pjproject", "sounds", *(extra.key for extra in EXTRAS))
 _DEFAULTS = {"base_image": (str, "debian:trixie-slim"), "platforms": (list, list(PLATFORMS)),
              "variants": (list, list(VARIANT_NAMES)), "max_age": (str, "")}
 _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None),
@@ -183,6 +175,15 @@ _SERIES = {"spec": (str, REQUIRED), "note": (str, ""), "base_image": (str, None)
 _AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _REGISTRY = {field.name: (str, REQUIRED if field.name in ("name", "type", "repository") else "")
              for field in dataclasses.fields(Registry)}
+# The keys only some registry types take (registry_types.TYPES: `keys`), and the form of
+# those that have one. ECR without account/region: they come from AWS_REGION and STS at
+# publish time.
+_TYPE_KEYS = sorted({key for kind in TYPES.values() for key in kind.keys})
+_KEY_FORMS = {
+    "account": (r"\d{12}", "is not a 12-digit AWS account id", "quote it as a string of 12 digits"),
+    "hub_api": (r"https?://[^\s/]+(/\S*)?", "is not an http(s) URL",
+                "give Docker Hub's API URL (https://hub.docker.com)"),
+}
 _SIGNING = {field.name: (str, field.default) for field in dataclasses.fields(Signing)}
 
 
@@ -228,6 +229,9 @@ class _Reader:
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(key, f"unknown value {value!r}", f"{hint}allowed: {', '.join(allowed)}")
         return str(value)
+
+    def variants(self, values: list[Any], key: str) -> tuple[Variant, ...]:
+        return tuple(variant(name) for name in self.choices(values, VARIANT_NAMES, key))
 
     def age(self, value: str, key: str) -> datetime.timedelta | None:
         """'7d', '12h', '2w' (empty: no limit)."""
@@ -306,8 +310,7 @@ def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
     values = reader.section(data, _SOURCES, "sources")
     values["mirror"] = environ.get("PIPELINE_MIRROR", values["mirror"])
     for name, value in values.items():
-        if name in ("mirror", "asterisk", "certified", "pjproject", "opus_codec", "sounds") \
-                and value and not re.match(r"^https?://", value):
+        if name in _SOURCE_URLS and value and not re.match(r"^https?://", value):
             raise reader.fail(f"sources.{name}", f"{value!r} is not an http(s) URL",
                               "write a URL such as https://host/path")
     from_env = environ.get("PIPELINE_GIT", "")
@@ -317,7 +320,9 @@ def _sources(reader: _Reader, data: Any, environ: Mapping[str, str]) -> Sources:
         raise where.fail("" if from_env else "sources.git", f"{values['git']!r} is not a git repository URL",
                          "write one such as https://github.com/asterisk/asterisk "
                          "(file:///path or /path for a local repository)")
-    values["opus_codec_sha256"] = tuple(sorted(dict(values["opus_codec_sha256"]).items()))
+    values["pinned"] = tuple((extra.key, Pinned(url=values.pop(extra.key),
+                                                sha256=tuple(sorted(values.pop(extra.sha256_key).items()))))
+                             for extra in EXTRAS)
     values.update(_signature_key(reader, values, environ))
     return Sources(**values)
 
@@ -350,7 +355,7 @@ def _defaults(reader: _Reader, data: Any) -> Defaults:
     values = reader.section(data, _DEFAULTS, "defaults")
     return Defaults(base_image=values["base_image"],
                     platforms=reader.choices(values["platforms"], PLATFORMS, "defaults.platforms"),
-                    variants=reader.choices(values["variants"], VARIANT_NAMES, "defaults.variants"),
+                    variants=reader.variants(values["variants"], "defaults.variants"),
                     max_age=reader.age(values["max_age"], "defaults.max_age"))
 
 
@@ -372,7 +377,7 @@ def _series(reader: _Reader, data: list[Any], defaults: Defaults) -> tuple[Serie
         seen[spec.text] = key
         platforms = (reader.choices(values["platforms"], PLATFORMS, f"{key}.platforms")
                      if values["platforms"] is not None else defaults.platforms)
-        variants = (reader.choices(values["variants"], VARIANT_NAMES, f"{key}.variants")
+        variants = (reader.variants(values["variants"], f"{key}.variants")
                     if values["variants"] is not None else defaults.variants)
         max_age = (reader.age(values["max_age"], f"{key}.max_age") if values["max_age"] is not None
                    else defaults.max_age)
@@ -393,14 +398,14 @@ def _registries(reader: _Reader, data: list[Any]) -> tuple[Registry, ...]:
             raise reader.fail(f"{key}.name", f"duplicate registry name {values['name']!r}",
                               "give each registry its own name")
         names.add(values["name"])
-        # ECR without account/region: they come from AWS_REGION and STS at publish time.
-        if values["type"] == "ecr" and values["account"] and not re.fullmatch(r"\d{12}", values["account"]):
-            raise reader.fail(f"{key}.account", f"{values['account']!r} is not a 12-digit AWS account id",
-                              "quote it as a string of 12 digits")
-        if values["hub_api"] and (values["type"] != "dockerhub"
-                                  or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", values["hub_api"])):
-            raise reader.fail(f"{key}.hub_api", f"{values['hub_api']!r} for type {values['type']!r}",
-                              "give Docker Hub's API URL (https://hub.docker.com) on a 'dockerhub' entry only")
+        for name in _TYPE_KEYS:
+            value = values[name]
+            if value and name not in TYPES[values["type"]].keys:
+                takes = [t.name for t in TYPES.values() if name in t.keys]
+                raise reader.fail(f"{key}.{name}", f"{value!r} for type {values['type']!r}",
+                                  f"give {name} on a {' or '.join(repr(t) for t in takes)} entry only")
+            if value and name in _KEY_FORMS and not re.fullmatch(_KEY_FORMS[name][0], value):
+                raise reader.fail(f"{key}.{name}", f"{value!r} {_KEY_FORMS[name][1]}", _KEY_FORMS[name][2])
         result.append(Registry(**values))
     return tuple(result)
 

@@ -14,80 +14,42 @@ from typing import Any
 
 from . import support
 from . import tags as tag_rules
+from .core import Target, variant
 from .errors import NothingToDoError, ResolutionError
-from .image import created_text
-from .image import variant as variant_named
-from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Registry, Series, runner_platform
-from .releases import Release, ReleaseIndex
-from .snapshots import GitSpec, GitVersion, Remote, Snapshot
+from .labels import created_text
+from .matrix import DEFAULT_RUNNERS, Defaults, Matrix, Series, runner_platform
+from .registry_types import Registry
+from .releases import ReleaseIndex
+from .snapshots import GitSpec, Remote, Snapshot
 from .snapshots import is_spec as is_git_spec
 from .versions import Spec, Version, resolve
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Target:
-    series: str
-    release: Release | Snapshot     # a release tarball, or a commit of the git repository
-    variant: str
-    platforms: tuple[str, ...]
-    base_image: str
-    tags: tuple[str, ...]
-    max_age: datetime.timedelta | None = None   # an image older than this is rebuilt
-
-    @property
-    def version(self) -> Version | GitVersion:
-        return self.release.version
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        return self.release if isinstance(self.release, Snapshot) else None
-
-    @property
-    def source_id(self) -> str:
-        """What the variants of one source share: 22.10.1, or git-1a2b3c4 for a snapshot."""
-        if isinstance(self.version, GitVersion):
-            return tag_rules.snapshot_tag(self.version)
-        return str(self.version)
-
-    @property
-    def id(self) -> str:
-        return f"{self.source_id}{variant_named(self.variant).suffix}"
-
-    @property
-    def origin(self) -> str:
-        """Where its source comes from, for people: a tarball URL, or repository and commit."""
-        if isinstance(self.release, Snapshot):
-            return f"{self.release.url} at {self.release.version.commit}"
-        return self.release.tarball_url
-
-    def images(self, registry: Registry) -> list[str]:
-        return [f"{registry.image}:{tag}" for tag in self.tags]
-
-    def as_json(self, registries: Sequence[Registry], on: datetime.date,
+def target_json(target: Target, registries: Sequence[Registry], on: datetime.date,
                 created: datetime.datetime) -> dict[str, Any]:
-        """`version` is the exact spec of the target, which CI's later jobs pass to
-        `pipeline publish`: the release (22.10.1), or the pinned snapshot (git:master@SHA);
-        `created` the plan's time, which they pass as `--created`."""
-        if isinstance(self.release, Snapshot):
-            version = self.release.version.spec
-            source = {"commit": self.release.version.commit, "repository": self.release.url}
-        else:
-            version = str(self.version)
-            source = {"tarball_url": self.release.tarball_url}
-        return {
-            "id": self.id,
-            "series": self.series,
-            "version": version,
-            "variant": self.variant,
-            "build_target": variant_named(self.variant).stage,
-            "platforms": ",".join(self.platforms),
-            "base_image": self.base_image,
-            "tags": list(self.tags),
-            "images": [image for registry in registries for image in self.images(registry)],
-            **source,
-            "support": support.status(self.version, on).as_json(),
-            "created": created_text(created),
-        }
+    """One target as CI's job matrix has it. `version` is the exact spec of the target, which
+    CI's later jobs pass to `pipeline publish`: the release (22.10.1), or the pinned snapshot
+    (git:master@SHA); `created` the plan's time, which they pass as `--created`."""
+    if isinstance(target.release, Snapshot):
+        version = target.release.version.spec
+        source = {"commit": target.release.version.commit, "repository": target.release.url}
+    else:
+        version = str(target.version)
+        source = {"tarball_url": target.release.tarball_url}
+    return {
+        "id": target.id,
+        "series": target.series,
+        "version": version,
+        "variant": target.variant.name,
+        "build_target": target.variant.stage,
+        "platforms": ",".join(target.platforms),
+        "base_image": target.base_image,
+        "tags": list(target.tags),
+        "images": [f"{registry.image}:{tag}" for registry in registries for tag in target.tags],
+        **source,
+        "support": support.status(target.version, on).as_json(),
+        "created": created_text(created),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +69,7 @@ class Plan:
         the runner that builds it, from the matrix's `runners`, and whether that runner
         is another platform: then the image is cross-compiled and smoke-tested under
         emulation)."""
-        entries = [target.as_json(self.registries, self.on, self.created) for target in self.targets]
+        entries = [target_json(target, self.registries, self.on, self.created) for target in self.targets]
         if per_platform:
             entries = [{**entry, "platform": platform, "runner": self.runners[platform],
                         "emulated": runner_platform(self.runners[platform]) != platform,
@@ -124,8 +86,10 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     A selected spec uses the settings (variants, platforms, base image) of the matrix
     series that resolves to the same release, or the matrix defaults if none does. A `git:`
     spec (a development snapshot) uses the defaults; git is the repository it resolves in
-    (default: sources.git of the matrix).
+    (default: sources.git of the matrix). variants and platforms name the ones to keep (all
+    when empty).
     """
+    wanted = {variant(name) for name in variants}
     remote = git or Remote(matrix.sources.git)
     resolved: list[tuple[Defaults, str, Version | Snapshot]]
     if selection:
@@ -136,17 +100,17 @@ def make_plan(matrix: Matrix, index: ReleaseIndex, selection: Sequence[str] = ()
     targets: dict[str, Target] = {}
     for settings, series_name, found in resolved:
         release = found if isinstance(found, Snapshot) else index.get(found)
-        for variant in settings.variants:
-            if variants and variant not in variants:
+        for kind in settings.variants:
+            if wanted and kind not in wanted:
                 continue
             chosen_platforms = tuple(p for p in settings.platforms if not platforms or p in platforms)
             if not chosen_platforms:
                 continue
             if isinstance(found, Snapshot):
-                tags = tag_rules.snapshot_tags(found.version, variant)
+                tags = tag_rules.snapshot_tags(found.version, kind)
             else:
-                tags = tag_rules.tags_for(found, variant, index.versions(certified=found.is_certified))
-            target = Target(series=series_name, release=release, variant=variant,
+                tags = tag_rules.tags_for(found, kind, index.versions(certified=found.is_certified))
+            target = Target(series=series_name, release=release, variant=kind,
                             platforms=chosen_platforms,
                             base_image=settings.base_image, max_age=settings.max_age,
                             tags=tuple(tags))
@@ -178,4 +142,5 @@ def _selected(spec: Spec, matrix: Matrix, index: ReleaseIndex) -> tuple[Series, 
             except ResolutionError:
                 continue  # e.g. a mirror that carries only some series
     # a release the matrix does not list: the defaults apply
-    return Series(spec=spec, **dataclasses.asdict(matrix.defaults)), spec.text, version
+    defaults = {field.name: getattr(matrix.defaults, field.name) for field in dataclasses.fields(Defaults)}
+    return Series(spec=spec, **defaults), spec.text, version

@@ -1,16 +1,9 @@
-"""Registries: who we are to each one, and the operations publishing needs, over the OCI
-distribution API (distribution.py): what a tag points at, pushing the smoke-tested image
-itself (the bytes `docker save` gives, so the digest is the tested image's), and pointing
-tags at it. Retries and errors are distribution.py's: by HTTP status, never by text.
-
-Credentials, never on a command line, in a log or on disk:
-* `dockerhub` and `oci`: the environment variables named by `username_env` and
-  `password_env` (CI secrets); without them, the Docker config's login for that host
-  (config.json `auths`, or its credential helper), else anonymous.
-* `ecr`: the standard AWS credential chain (boto3: environment, profile, instance or OIDC
-  role) exchanged for a registry token. Account and region come from matrix.yaml, else
-  from AWS_REGION / AWS_DEFAULT_REGION and STS (the account of the credentials). boto3
-  honours AWS_ENDPOINT_URL(_ECR/_STS), which is how the tests reach a stand-in.
+"""One registry during a run (Session): the operations publishing needs, through the OCI
+distribution API's client (distribution.Client): what a tag points at, pushing the
+smoke-tested image itself (the bytes `docker save` gives, so the digest is the tested
+image's), and pointing tags at it. Retries and errors are distribution.py's: by HTTP status,
+never by text. A session is made by connect.py, logged in as its registry type does
+(registry_types.py).
 
 What a tag points at is read with HEAD requests (Docker Hub does not count them against
 its pull limit); the labels of a digest are read once and kept in a ManifestCache file
@@ -21,54 +14,30 @@ the cache never holds what the run only believed it pushed.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
 import json
-import re
-import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from . import distribution, image, log, sbom
 from .distribution import Descriptor, ImageInfo, Manifest, PlatformPush
-from .errors import ConfigurationError, CredentialsError, PublishError
-from .matrix import Registry
+from .errors import PublishError
+from .labels import (
+    BASE_LABEL,
+    CREATED_LABEL,
+    GIT_COMMIT_LABEL,
+    INPUTS_LABEL,
+    VARIANT_LABEL,
+    VERSION_LABEL,
+    parse_created,
+)
+from .registry_types import Registry
 from .tags import Current
 from .versions import Version
 
-DOCKER_HUB_API = "registry-1.docker.io"
-BACKOFF = 2.0      # seconds before the first retry of a transient failure; doubled each time
-KEPT_LABELS = (image.VERSION_LABEL, image.VARIANT_LABEL, image.INPUTS_LABEL, image.BASE_LABEL,
-               image.CREATED_LABEL, image.GIT_COMMIT_LABEL)
-
-# Secrets seen during this process (passwords, tokens): scrubbed from every message.
-_SECRETS: set[str] = set()
-
-
-def keep_secret(value: str) -> None:
-    """Scrub value (a password, token or key) from every message from now on."""
-    if value:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in _SECRETS:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def api_location(registry: Registry) -> tuple[str, str]:
-    """(API host, repository) of a registry entry: docker.io/org/x → registry-1.docker.io, org/x."""
-    host, _, repository = registry.image.partition("/")
-    if host == "docker.io":
-        host = DOCKER_HUB_API
-        if "/" not in repository:
-            repository = f"library/{repository}"
-    return host, repository
-
+KEPT_LABELS = (VERSION_LABEL, VARIANT_LABEL, INPUTS_LABEL, BASE_LABEL,
+               CREATED_LABEL, GIT_COMMIT_LABEL)
 
 # ----------------------------------------------------------------------------- what tags point at
 
@@ -110,16 +79,16 @@ def current_from(info: ImageInfo) -> Current:
         return values.pop() if len(values) == 1 else ""
 
     try:
-        version = Version.parse(common(image.VERSION_LABEL)) if common(image.VERSION_LABEL) else None
+        version = Version.parse(common(VERSION_LABEL)) if common(VERSION_LABEL) else None
     except ValueError:
         version = None
     try:
-        created: datetime.datetime | None = image.parse_created(common(image.CREATED_LABEL))
+        created: datetime.datetime | None = parse_created(common(CREATED_LABEL))
     except ValueError:
         created = None
     return Current(digest=info.digest, platforms=info.platforms, version=version,
-                   inputs=common(image.INPUTS_LABEL), base=common(image.BASE_LABEL), created=created,
-                   commit=common(image.GIT_COMMIT_LABEL))
+                   inputs=common(INPUTS_LABEL), base=common(BASE_LABEL), created=created,
+                   commit=common(GIT_COMMIT_LABEL))
 
 
 # ----------------------------------------------------------------------------- one registry
@@ -129,7 +98,7 @@ class Session:
     """One registry during one run."""
 
     registry: Registry
-    api: distribution.Registry
+    api: distribution.Client
     repository: str
     cache: ManifestCache
     immutable: bool = False           # ECR with IMMUTABLE tags: a tag can be created, never moved
@@ -221,165 +190,3 @@ class Session:
             raise PublishError(f"{self.name}: {digest} is not in {self.registry.image}; cannot tag it")
         for tag in tags:
             self.api.put_manifest(self.repository, tag, manifest)
-
-
-# ----------------------------------------------------------------------------- connecting
-
-def connect(registry: Registry, *, base_dir: Path, environ: Mapping[str, str], cache: ManifestCache,
-            read_only: bool = False) -> Session:
-    """Credentials (from the environment, the Docker config or AWS), proved at once.
-
-    read_only (dry runs): nothing outside the run changes (no ECR repository is created),
-    and missing credentials are only reported.
-    """
-    ca_cert = None
-    if registry.ca_cert:
-        ca_cert = Path(registry.ca_cert) if Path(registry.ca_cert).is_absolute() else base_dir / registry.ca_cert
-        if not ca_cert.is_file():
-            raise PublishError(f"{registry.name}: ca_cert {ca_cert} is not a file; give the path of "
-                               "the registry CA's PEM certificate (relative to matrix.yaml)")
-    if registry.type == "ecr":
-        registry, username, password, immutable = _ecr(registry, environ, read_only=read_only)
-    else:
-        username, password = credentials(registry, environ, read_only=read_only)
-        immutable = False
-    host, repository = api_location(registry)
-    keep_secret(password)
-    api = distribution.Registry(host, username=username, password=password, ca_cert=ca_cert,
-                                backoff=BACKOFF, docker_hub=registry.type == "dockerhub")
-    if username:
-        with log.step(f"login {registry.name} ({host}) as {username}"):
-            api.check_login(repository, push=not read_only)
-    return Session(registry, api, repository, cache, immutable=immutable, ca_cert=ca_cert)
-
-
-def credentials(registry: Registry, environ: Mapping[str, str], *, read_only: bool) -> tuple[str, str]:
-    """(username, password) of a `dockerhub` or `oci` entry: its variables, else the Docker
-    config's login for its host, else anonymous ("", "")."""
-    if registry.username_env or registry.password_env:
-        missing = [n or "(unnamed)" for n in (registry.username_env, registry.password_env)
-                   if not n or not environ.get(n)]
-        if not missing:
-            return environ[registry.username_env], environ[registry.password_env]
-        what = f"{' and '.join('$' + m for m in missing)} not set"
-        if read_only:
-            log.warning(f"{registry.name}: {what}: reading anonymously (a real run needs them)")
-            return "", ""
-        raise PublishError(f"{registry.name}: {what}; export the registry's username and token "
-                           "(e.g. as CI secrets) or remove username_env/password_env to use the "
-                           "Docker config's login")
-    host, _ = api_location(registry)
-    return docker_config_login(host, environ)
-
-
-def docker_config_login(host: str, environ: Mapping[str, str]) -> tuple[str, str]:
-    """The login `docker login` stored for host: config.json `auths`, or its credential
-    helper (`credHelpers`, `credsStore`). ("", "") when there is none; PublishError when
-    the helper's answer or the stored login cannot be read (never showing either: they may
-    hold the secret)."""
-    path = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return "", ""
-    if not isinstance(config, dict):
-        return "", ""
-    names = [host, f"https://{host}", f"http://{host}"]
-    if host == DOCKER_HUB_API:
-        names = ["https://index.docker.io/v1/", "index.docker.io", "docker.io", *names]
-    helpers = _table(config, "credHelpers")
-    helper = next((helpers[n] for n in names if n in helpers), config.get("credsStore", ""))
-    if helper:
-        for name in names:
-            try:
-                done = subprocess.run([f"docker-credential-{helper}", "get"], input=name, text=True,
-                                      capture_output=True, timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                break
-            if done.returncode == 0:
-                return _helper_login(done.stdout, helper, name, path)
-    auths = _table(config, "auths")
-    for name in names:
-        entry = auths.get(name)
-        auth = entry.get("auth", "") if isinstance(entry, dict) else ""
-        if auth:
-            try:
-                username, _, password = base64.b64decode(str(auth), validate=True).decode().partition(":")
-            except ValueError:
-                raise PublishError(f"{host}: the login stored for {name} in {path} (auths.*.auth) "
-                                   "is not base64 of USER:PASSWORD; run `docker login "
-                                   f"{host}` again, or set the registry's username_env/"
-                                   "password_env") from None
-            return username, password
-    return "", ""
-
-
-def _table(config: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = config.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _helper_login(output: str, helper: str, name: str, config: Path) -> tuple[str, str]:
-    """(Username, Secret) of a credential helper's `get` answer (docker-credential-helpers:
-    a JSON object with ServerURL, Username, Secret)."""
-    try:
-        data = json.loads(output)
-        if not isinstance(data, dict):
-            raise ValueError(type(data).__name__)
-        username, secret = data.get("Username", ""), data.get("Secret", "")
-        if not isinstance(username, str) or not isinstance(secret, str):
-            raise ValueError("Username or Secret is not a string")
-    except ValueError:
-        raise PublishError(f"{name}: the credential helper docker-credential-{helper} (named in "
-                           f"{config}) answered `get` with something that is not its JSON login "
-                           "({\"Username\": …, \"Secret\": …}); check it with `echo "
-                           f"{name} | docker-credential-{helper} get`, or set the registry's "
-                           "username_env/password_env") from None
-    return username, secret
-
-
-def _ecr(registry: Registry, environ: Mapping[str, str], *,
-         read_only: bool) -> tuple[Registry, str, str, bool]:
-    """(the entry with account and region filled in, username, token, tags immutable)."""
-    import boto3
-    import botocore.exceptions
-
-    region = registry.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION", "")
-    if not region:
-        raise ConfigurationError(f"{registry.name}: no region for ECR; add 'region:' to the registry "
-                                 "in matrix.yaml or set AWS_REGION")
-    try:
-        account = registry.account or boto3.client("sts", region_name=region) \
-            .get_caller_identity()["Account"]
-        registry = dataclasses.replace(registry, region=region, account=account)
-        ecr = boto3.client("ecr", region_name=region)
-        with log.step(f"ECR token for {account} in {region}"):
-            data = ecr.get_authorization_token(registryIds=[account])["authorizationData"][0]
-        username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-        if not registry.host:
-            endpoint = re.sub(r"^https?://", "", data["proxyEndpoint"])
-            registry = dataclasses.replace(registry, host=endpoint)
-        immutable = _ecr_repository(ecr, registry, create=not read_only)
-    except botocore.exceptions.NoCredentialsError:
-        raise CredentialsError(f"{registry.name}: no AWS credentials found; set AWS_ACCESS_KEY_ID/"
-                           "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or a role (the standard AWS "
-                           "credential chain)") from None
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise PublishError(f"{registry.name}: AWS API call failed: {redact(str(error))}") from None
-    return registry, username, password, immutable
-
-
-def _ecr_repository(ecr: Any, registry: Registry, *, create: bool) -> bool:
-    """Whether the repository's tags are immutable; creates it (mutable) when missing."""
-    try:
-        found = ecr.describe_repositories(registryId=registry.account,
-                                          repositoryNames=[registry.repository])["repositories"][0]
-    except ecr.exceptions.RepositoryNotFoundException:
-        if not create:
-            return False
-        with log.step(f"create ECR repository {registry.repository}"):
-            ecr.create_repository(registryId=registry.account, repositoryName=registry.repository,
-                                  imageTagMutability="MUTABLE")
-        return False
-    return str(found.get("imageTagMutability", "MUTABLE")).startswith("IMMUTABLE")
-

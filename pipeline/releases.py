@@ -12,7 +12,6 @@ Three sources, chosen by matrix.yaml `releases.source` (or PIPELINE_RELEASES):
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import os
 import re
@@ -21,21 +20,13 @@ from collections.abc import Iterable
 import requests
 
 from . import http, log
+from .core import Release
 from .errors import ResolutionError, SourceError
 from .matrix import Releases, Sources
 from .versions import Version, parse_versions
 
 _TARBALL_RE = re.compile(r"^asterisk-(?:certified-)?(?P<version>[0-9][0-9a-z.\-]*?)\.tar\.gz$")
 _HREF_RE = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class Release:
-    version: Version
-    tarball_url: str
-    # Where the .sha256 may be: upstream has used both asterisk-V.sha256 and
-    # asterisk-V.tar.gz.sha256; a listing or GitHub tells which, a plain file cannot.
-    checksum_urls: tuple[str, ...]
 
 
 def tarball_name(version: Version) -> str:

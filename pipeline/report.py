@@ -1,16 +1,12 @@
 """The summaries at the end of a run: one table row per target (and registry), then the full
-reason of every failure below the table."""
+reason of every failure below the table. Formatting only: build.py and outcomes.py make the
+rows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from . import log
-
-if TYPE_CHECKING:
-    from .build import Built
-    from .publish import Outcome
 
 CELL = 80
 
@@ -25,31 +21,10 @@ def cut(text: str, width: int = CELL) -> str:
     return (head[:space] if space > width // 2 else head).rstrip(" ,;:") + "…"
 
 
-def _reasons(rows: Sequence[tuple[str, str]]) -> None:
-    """Every failure's whole reason, after the table (a cell holds only its start)."""
-    failed = [(name, reason.strip()) for name, reason in rows if reason.strip()]
+def summary(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
+            reasons: Sequence[tuple[str, str]]) -> None:
+    """The table, then every failure's whole reason (a cell holds only its start)."""
+    log.summary(title, list(headers), [list(row) for row in rows])
+    failed = [(name, reason.strip()) for name, reason in reasons if reason.strip()]
     if failed:
         log.info("\n".join(["", "reasons:", *(f"- {name}: {reason}" for name, reason in failed)]))
-
-
-def builds(results: Sequence[Built]) -> None:
-    rows = [[r.target.id, r.status, r.image, f"{r.size / 1e6:.0f} MB" if r.size else "-",
-             " ".join(f"{k} {v:.0f}s" for k, v in r.steps.items()) or "-", cut(r.reason)]
-            for r in results]
-    log.summary("build summary", ["target", "status", "image", "size", "time", "reason"], rows)
-    _reasons([(r.target.id, r.reason) for r in results if not r.ok])
-
-
-def publications(outcomes: Sequence[Outcome]) -> None:
-    rows = []
-    for o in outcomes:
-        changed = [a.tag for a in o.actions if a.changes and o.status in ("published", "would publish")]
-        kept = [a.tag for a in o.actions if a.action == "keep"]
-        tags = ", ".join(changed) or "-"
-        if kept:
-            tags += f" (kept: {', '.join(kept)})"
-        rows.append([o.target.id, o.registry.name, o.status, tags, o.digest[:19] or "-",
-                     f"{o.seconds:.0f}s", cut(o.reason)])
-    log.summary("publish summary", ["target", "registry", "status", "tags changed", "digest",
-                                    "time", "reason"], rows)
-    _reasons([(f"{o.target.id} → {o.registry.name}", o.reason) for o in outcomes if not o.ok])

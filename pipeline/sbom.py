@@ -48,12 +48,13 @@ from cyclonedx.output.json import JsonV1Dot6
 from debian.deb822 import Deb822
 from packageurl import PackageURL
 
-from . import image
+from . import core, image
 from .errors import BuildError
+from .labels import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL, parse_created
 from .sources import Verified
 
 if TYPE_CHECKING:
-    from .plan import Target
+    from .core import Target
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
 PROPERTY = "asterisk-pipeline"          # the namespace of our CycloneDX properties
@@ -135,10 +136,11 @@ def source_component(item: Verified) -> Component:
 
 
 def sources_in(target: Target, verified: Iterable[Verified]) -> list[Verified]:
-    """The verified inputs that end up in target's image: the Opus codec files only in a
-    variant that compiles them."""
-    with_opus = image.variant(target.variant).transcodes_opus
-    return [item for item in verified if item.part != "opus" or with_opus]
+    """The verified inputs that end up in target's image: a variant's extra files (core.Extra,
+    such as the Opus codec's) only in the variants that compile them in."""
+    extras = {extra.part for extra in core.EXTRAS}
+    mine = {extra.part for extra in target.variant.extras}
+    return [item for item in verified if item.part not in extras or item.part in mine]
 
 
 # ----------------------------------------------------------------------------- the document
@@ -147,7 +149,7 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
          verified: Sequence[Verified], labels: Mapping[str, str], tool_version: str) -> str:
     """The CycloneDX JSON of target's image for one platform."""
     release = os_release(release_file)
-    created = image.parse_created(labels[image.CREATED_LABEL])
+    created = parse_created(labels[CREATED_LABEL])
     asterisk = [item for item in verified if item.part == "asterisk"]
     if len(asterisk) != 1:
         raise BuildError(f"{target.id}: the verified sources name {len(asterisk)} Asterisk tarballs")
@@ -155,9 +157,9 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
         type=ComponentType.CONTAINER, name="asterisk", version=target.id, bom_ref="image",
         description=labels.get("org.opencontainers.image.description"),
         properties=[Property(name=f"{PROPERTY}:{key}", value=value) for key, value in (
-            ("platform", platform), ("variant", target.variant), ("asterisk-version", str(target.version)),
-            ("base-image", labels.get(image.BASE_LABEL, target.base_image)),
-            ("inputs", labels.get(image.INPUTS_LABEL, "")),
+            ("platform", platform), ("variant", target.variant.name), ("asterisk-version", str(target.version)),
+            ("base-image", labels.get(BASE_LABEL, target.base_image)),
+            ("inputs", labels.get(INPUTS_LABEL, "")),
             ("revision", labels.get("org.opencontainers.image.revision", "")),
             ("sbom-path", image.SBOM_PATH)) if value])
     tool = Component(type=ComponentType.APPLICATION, name="asterisk-pipeline", version=tool_version,
@@ -166,7 +168,7 @@ def make(target: Target, platform: str, *, status: Path, release_file: Path,
     system = operating_system(release)
     packages = debian_packages(status, release)
     bom = Bom(serial_number=uuid.uuid5(uuid.NAMESPACE_URL,
-                                       f"urn:asterisk-pipeline:{labels.get(image.INPUTS_LABEL)}:{platform}"),
+                                       f"urn:asterisk-pipeline:{labels.get(INPUTS_LABEL)}:{platform}"),
               metadata=BomMetaData(component=root, timestamp=created,
                                    tools=ToolRepository(components=[tool])),
               components=[*sources, system, *packages])

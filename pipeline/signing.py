@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import log
+from .distribution import DOCKER_HUB
 from .errors import ConfigurationError, PublishError
 from .matrix import Signing
-from .registries import DOCKER_HUB_API, keep_secret, redact
+from .redaction import keep_secret, redact
 
 if TYPE_CHECKING:
     from .registries import Session
@@ -56,7 +57,7 @@ def docker_config(host: str, username: str, password: str) -> dict[str, object]:
     """The Docker config that gives cosign (go-containerregistry) this registry's login."""
     if not (username or password):
         return {"auths": {}}
-    key = DOCKER_HUB_AUTH if host in ("docker.io", "index.docker.io", DOCKER_HUB_API) else host
+    key = DOCKER_HUB_AUTH if host in ("docker.io", "index.docker.io", DOCKER_HUB) else host
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"auths": {key: {"auth": auth}}}
 

@@ -11,14 +11,15 @@ Nothing is built from a file that was not verified:
   (snapshots.py), and archived with a `.version` saying what it is;
 * the bundled pjproject tarball against the md5 that the (verified) Asterisk tree names,
   for a snapshot too: the commit anchors the tree, the tree anchors pjproject;
-* the Opus codec files against sha256 sums pinned in matrix.yaml;
+* a variant's extra files (core.Extra: the Opus codec's) against sha256 sums pinned in
+  matrix.yaml;
 * the sound tarballs against the checksum file published beside them.
 
 The context layout is what dockerfiles/asterisk/Dockerfile copies from:
 
     asterisk.tar.gz
     externals/pjproject-<version>.tar.bz2
-    opus/codec_opus_open_source.c, opus/ex_opus.h
+    opus/codec_opus_open_source.c, opus/ex_opus.h      (each core.Extra: <part>/<file>)
     sounds/<core sounds>.tar.gz, sounds/<music on hold>.tar.gz
     verified.json       what each file was verified against (the image's SBOM lists it)
 """
@@ -35,12 +36,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import http, log, openpgp
+from .core import EXTRAS, Extra, Release, needing
 from .errors import SourceError
 from .matrix import Sources
-from .releases import Release
 from .snapshots import Remote, Snapshot
 
-OPUS_FILES = ("codec_opus_open_source.c", "ex_opus.h")
 VERIFIED = "verified.json"
 _HEX_RE = re.compile(r"\b([0-9a-fA-F]{32,128})\b")
 
@@ -49,7 +49,7 @@ _HEX_RE = re.compile(r"\b([0-9a-fA-F]{32,128})\b")
 class Verified:
     """One file of the sources context and the checksum it was verified against."""
 
-    part: str          # asterisk | pjproject | opus | sounds
+    part: str          # asterisk | pjproject | sounds | a variant's extra (core.Extra.part: opus)
     name: str          # asterisk, pjproject, codec_opus_open_source.c, asterisk-core-sounds-en-ulaw
     version: str       # 22.10.1, 2.17, 1.6.1; "" when the URL pins it (the Opus files' commit)
     path: str          # in the context, e.g. externals/pjproject-2.17.tar.bz2
@@ -107,8 +107,9 @@ def prepare(release: Release | Snapshot, sources: Sources, context: Path) -> Pat
         verified.append(_fetch_release(release, sources, tarball))
     with log.step("fetch and verify bundled pjproject"):
         verified.append(_fetch_pjproject(tarball, sources, context / "externals"))
-    with log.step("fetch and verify opus codec"):
-        verified += _fetch_opus(sources, context / "opus")
+    for extra in EXTRAS:
+        with log.step(f"fetch and verify {extra.summary}"):
+            verified += _fetch_extra(extra, sources, context / extra.part)
     with log.step("fetch and verify sounds"):
         for name in (sources.core_sounds, sources.moh):
             url = sources.url(f"{sources.sounds.rstrip('/')}/{name}.tar.gz")
@@ -297,19 +298,21 @@ def _fetch_pjproject(tarball: Path, sources: Sources, externals: Path) -> Verifi
                     algorithm=expected[0], digest=expected[1], checked_against=against)
 
 
-def _fetch_opus(sources: Sources, dest: Path) -> list[Verified]:
-    pinned = dict(sources.opus_codec_sha256)
-    if not sources.opus_codec:
-        raise SourceError("sources.opus_codec is not set in matrix.yaml; the opus variant needs "
-                          "the traud/asterisk-opus codec files")
+def _fetch_extra(extra: Extra, sources: Sources, dest: Path) -> list[Verified]:
+    """A variant's extra files, each checked against the sha256 matrix.yaml pins for it."""
+    pinned = sources.extra(extra)
+    sha256 = dict(pinned.sha256)
+    if not pinned.url:
+        raise SourceError(f"sources.{extra.key} is not set in matrix.yaml; the "
+                          f"{' and '.join(needing(extra))} variant needs {extra.summary}")
     found = []
-    for name in OPUS_FILES:
-        if name not in pinned:
-            raise SourceError(f"sources.opus_codec_sha256 has no sha256 for {name}; pin it in matrix.yaml")
-        url = sources.url(f"{sources.opus_codec.rstrip('/')}/{name}")
-        _fetch_verified(url, dest / name, ("sha256", pinned[name].lower()))
-        found.append(Verified(part="opus", name=name, version="", path=f"{dest.name}/{name}",
+    for name in extra.files:
+        if name not in sha256:
+            raise SourceError(f"sources.{extra.sha256_key} has no sha256 for {name}; pin it in matrix.yaml")
+        url = sources.url(f"{pinned.url.rstrip('/')}/{name}")
+        _fetch_verified(url, dest / name, ("sha256", sha256[name].lower()))
+        found.append(Verified(part=extra.part, name=name, version="", path=f"{dest.name}/{name}",
                               url=upstream_url(sources, url), algorithm="sha256",
-                              digest=pinned[name].lower(),
-                              checked_against="sources.opus_codec_sha256 in matrix.yaml"))
+                              digest=sha256[name].lower(),
+                              checked_against=f"sources.{extra.sha256_key} in matrix.yaml"))
     return found

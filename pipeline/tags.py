@@ -30,41 +30,30 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from .core import Target, Variant, snapshot_tag
 from .errors import ResolutionError
-from .image import variant as variant_named
 from .snapshots import GitVersion
 from .versions import Spec, Version, newest_with_prefix, resolve
-
-if TYPE_CHECKING:
-    from .plan import Target
 
 CREATE, MOVE, KEEP, CURRENT, REFUSE = "create", "move", "keep", "up to date", "refuse"
 
 
-def tags_for(version: Version, variant: str, releases: Iterable[Version]) -> list[str]:
+def tags_for(version: Version, variant: Variant, releases: Iterable[Version]) -> list[str]:
     """All tags for one image, most specific first."""
     known = sorted(set(releases) | {version})
     names = [str(version)]
     if not version.is_prerelease:
         names += _aliases(version, known)
-    suffix = variant_named(variant).suffix
-    return [name + suffix for name in names]
+    return [name + variant.suffix for name in names]
 
 
-def snapshot_tags(version: GitVersion, variant: str) -> list[str]:
+def snapshot_tags(version: GitVersion, variant: Variant) -> list[str]:
     """A snapshot's tags: git-<sha7>, then <branch>-git when it was built from a branch."""
     names = [snapshot_tag(version)]
     if version.branch:
         names.append(version.branch.replace("/", "-") + "-git")
-    suffix = variant_named(variant).suffix
-    return [name + suffix for name in names]
-
-
-def snapshot_tag(version: GitVersion) -> str:
-    """The tag only this commit ever gets: git-1a2b3c4."""
-    return f"git-{version.short}"
+    return [name + variant.suffix for name in names]
 
 
 def _aliases(version: Version, known: list[Version]) -> list[str]:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import log, support
+from .core import Target
 from .errors import ConfigurationError
-from .plan import Plan, Target
+from .plan import Plan
 from .snapshots import GitVersion
 from .versions import Version
 
@@ -93,7 +94,7 @@ def markdown(plan: Plan) -> str:
 def _table(found: Sequence[Row], last: str, cell: Callable[[Row], str]) -> list[str]:
     headers = ["tags", "version", "series", last, "variant", "platforms"]
     body = [[" ".join(f"`{tag}`" for tag in r.target.tags), str(r.target.version), r.target.series,
-             cell(r), r.target.variant, ", ".join(r.target.platforms)] for r in found]
+             cell(r), r.target.variant.name, ", ".join(r.target.platforms)] for r in found]
     return log.table(headers, body).splitlines() if body else ["(none)"]
 
 
@@ -104,7 +105,7 @@ def _end_of_life(row: Row) -> str:
 def text(plan: Plan) -> str:
     """For the terminal: the same rows in one table, deprecated ones marked."""
     body = [[", ".join(r.target.tags), str(r.target.version), r.target.series,
-             ("DEPRECATED: " if r.deprecated else "") + str(r.status), r.target.variant,
+             ("DEPRECATED: " if r.deprecated else "") + str(r.status), r.target.variant.name,
              ", ".join(r.target.platforms)] for r in rows(plan)]
     return (f"support status on {plan.on.isoformat()}\n"
             + log.table(["tags", "version", "series", "support", "variant", "platforms"], body))

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from . import log
+from .engine import local_image
 from .errors import CommandError, ConfigurationError
 from .matrix import PLATFORMS
 
@@ -170,11 +171,8 @@ def _check_output(output: Path) -> Path:
 def _image_env(docker: DockerClient, image: str) -> list[str]:
     from python_on_whales.exceptions import DockerException
 
-    if not docker.image.exists(image):
-        raise ConfigurationError(f"no image {image} in the local Docker engine: build it "
-                                 "(`pipeline build`) or pull it first")
     try:
-        config = docker.image.inspect(image).config
+        config = local_image(docker, image).config
     except DockerException as error:
         raise CommandError(f"docker image inspect {image} failed: {_stderr(error)}") from None
     return list(config.env or [])

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..image import variant
+from ..core import Variant
 from . import media, parse, postgres, rtp, sipp
 from .instance import HOST_ADDRESS, CheckFailed, Instance
 
@@ -59,7 +59,7 @@ DTMF_CAPTURES = [os.environ.get("PIPELINE_SIPP_PCAPS", ""), "/usr/share/sip-test
 class Context:
     """What the checks of one run share."""
 
-    variant: str
+    variant: Variant
     password: str                           # the static test endpoint's password
     realtime_endpoint: tuple[str, str] | None = None   # (name, password) in the database
     realtime_problem: str = ""              # why realtime is unavailable, if it is
@@ -189,7 +189,7 @@ def lua(ctx: Context, instance: Instance, workdir: Path) -> str:
 
 
 def opus(ctx: Context, instance: Instance, workdir: Path) -> str:
-    if not variant(ctx.variant).transcodes_opus:
+    if "opus" not in ctx.variant.transcodes:
         return _opus_refused(ctx, instance, workdir)
     channel: dict[str, str] = {}
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, cast
 from python_on_whales.exceptions import DockerException
 
 from .. import log
-from ..image import emulated
+from ..engine import emulated
 from .instance import EMULATED_SLOWDOWN, LABEL, CheckFailed, owner
 
 if TYPE_CHECKING:

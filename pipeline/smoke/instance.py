@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from python_on_whales.exceptions import DockerException
 
 from .. import log
+from ..engine import emulated
 from ..errors import SmokeError
-from ..image import emulated
 from .ports import Ports
 from .postgres import Database
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from pipeline.core import VARIANT_NAMES, VARIANTS
+
 MIRROR = os.environ.get("PIPELINE_MIRROR", "http://127.0.0.1:8088")
 BASE_IMAGE = os.environ.get("PIPELINE_TEST_BASE_IMAGE", "debian:trixie-slim")
 # Where scripts/setup.sh keeps the stand-ins (downloads cache, mirror): lib.sh's CACHE_DIR.
@@ -199,7 +201,8 @@ TEST_IMAGE = os.environ.get("PIPELINE_TEST_IMAGE_NAME", "asterisk-test")
 
 def cli_build(spec, version, mirror, out):
     """`pipeline build SPEC --platform linux/amd64` against the mirror, as a user runs it:
-    exit code, the two image refs (TEST_IMAGE:<version>[-opus]) and the output directory."""
+    exit code, an image ref per variant (TEST_IMAGE:<version><suffix>: core.VARIANTS) and the
+    output directory."""
     from pipeline.cli import main
 
     with pytest.MonkeyPatch.context() as patch:
@@ -207,8 +210,8 @@ def cli_build(spec, version, mirror, out):
         patch.setenv("PIPELINE_OUT", str(out))
         code = main(["build", spec, "--platform", "linux/amd64", "--image", TEST_IMAGE,
                      "--matrix", str(REPO_MATRIX)])
-    return {"code": code, "plain": f"{TEST_IMAGE}:{version}", "opus": f"{TEST_IMAGE}:{version}-opus",
-            "out": out}
+    return {"code": code, "out": out,
+            **{name: f"{TEST_IMAGE}:{version}{variant.suffix}" for name, variant in VARIANTS.items()}}
 
 
 @pytest.fixture(scope="session")
@@ -222,8 +225,8 @@ def lts_build(docker, mirror, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def images(lts_build, docker):
-    for variant in ("plain", "opus"):
+    for variant in VARIANT_NAMES:
         assert docker.image.exists(lts_build[variant]), (
             f"{lts_build[variant]} was not built (pipeline build lts exited {lts_build['code']}; "
             f"logs in {lts_build['out']}/logs)")
-    return {"plain": lts_build["plain"], "opus": lts_build["opus"]}
+    return {variant: lts_build[variant] for variant in VARIANT_NAMES}

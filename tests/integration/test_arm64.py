@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pipeline import build, image
+from pipeline import build, engine
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -21,7 +21,7 @@ from tests.integration.conftest import PINNED, REPO_MATRIX, TEST_IMAGE
 
 pytestmark = pytest.mark.slow
 
-NATIVE = image.native_platform()
+NATIVE = engine.native_platform()
 OTHER = {"linux/amd64": "linux/arm64", "linux/arm64": "linux/amd64"}[NATIVE]
 UNAME = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 ELF_MACHINE = {"linux/amd64": 0x3E, "linux/arm64": 0xB7}   # e_machine: EM_X86_64, EM_AARCH64

@@ -23,8 +23,8 @@ import pytest
 from pipeline import log
 from pipeline.distribution import (
     AuthError,
+    Client,
     Manifest,
-    Registry,
     RegistryError,
     make_index,
     push_saved_image,
@@ -62,7 +62,7 @@ class Target:
     """A client, the repository namespace it may push to, and an independent reader."""
 
     name: str
-    client: Registry
+    client: Client
     reader: LocalRegistry
     namespace: str
 
@@ -146,9 +146,9 @@ def hub(tools, tmp_path):
     upstream.stop()
 
 
-def hub_client(hub: HubStandIn, **options) -> Registry:
+def hub_client(hub: HubStandIn, **options) -> Client:
     """A client of the stand-in as of Docker Hub (its quirks apply: `docker_hub`)."""
-    return Registry(hub.host, username=USER, password=PASSWORD, backoff=0.01, docker_hub=True,
+    return Client(hub.host, username=USER, password=PASSWORD, backoff=0.01, docker_hub=True,
                     **options)
 
 
@@ -160,7 +160,7 @@ def target(request, tools) -> Target:
         return Target(kind, hub_client(hub), hub.upstream, USER)
     registry = request.getfixturevalue(kind)
     credentials = {"username": USER, "password": PASSWORD} if kind == "basic" else {}
-    client = Registry(registry.host, ca_cert=registry.ca_cert, backoff=0.01, **credentials)
+    client = Client(registry.host, ca_cert=registry.ca_cert, backoff=0.01, **credentials)
     return Target(kind, client, registry, f"distribution-{request.node.name.split('[')[0][5:]}")
 
 
@@ -280,10 +280,10 @@ def test_tags_follow_pagination(hub, saved):
 
 
 def test_tls_needs_the_ca(tls, saved):
-    with_ca = Registry(tls.host, ca_cert=tls.ca_cert)
+    with_ca = Client(tls.host, ca_cert=tls.ca_cert)
     assert with_ca.base.startswith("https://")
     push_saved_image(with_ca, "distribution/tls", saved["bare"].archive, tag="1")
-    without = Registry(tls.host, scheme="https", backoff=0.01)
+    without = Client(tls.host, scheme="https", backoff=0.01)
     with pytest.raises(RegistryError) as caught:
         without.head_manifest("distribution/tls", "1")
     assert not caught.value.transient and caught.value.status is None
@@ -294,7 +294,7 @@ def test_tls_needs_the_ca(tls, saved):
 def test_basic_auth_refused_or_missing(basic):
     wrong = "not-the-" + PASSWORD
     for call in ("check_login", "head_manifest"):
-        registry = Registry(basic.host, username=USER, password=wrong)
+        registry = Client(basic.host, username=USER, password=wrong)
         with pytest.raises(AuthError) as caught:
             if call == "check_login":
                 registry.check_login("distribution/x", push=True)
@@ -304,14 +304,14 @@ def test_basic_auth_refused_or_missing(basic):
         assert basic.host in message and wrong not in message and PASSWORD not in message
         assert caught.value.status == 401 and not caught.value.transient
     with pytest.raises(AuthError, match="none are configured"):
-        Registry(basic.host).head_manifest("distribution/x", "1")
-    good = Registry(basic.host, username=USER, password=PASSWORD)
+        Client(basic.host).head_manifest("distribution/x", "1")
+    good = Client(basic.host, username=USER, password=PASSWORD)
     good.check_login("distribution/x", push=True)
     assert good.proven
 
 
 def test_not_found_and_bad_request_are_not_retried(plain):
-    registry = Registry(plain.host, backoff=0.01)
+    registry = Client(plain.host, backoff=0.01)
     repo = "distribution/errors"
     with pytest.raises(RegistryError) as caught:
         registry.get_blob(repo, "sha256:" + "0" * 64)
@@ -343,7 +343,7 @@ def test_incomplete_archive_pushes_nothing(plain, saved, tmp_path):
             for member in tar.getmembers():
                 if member.name != "blobs/sha256/" + gone[7:]:
                     out.addfile(member, tar.extractfile(member) if member.isfile() else None)
-    registry, repo = Registry(plain.host), "distribution/partial"
+    registry, repo = Client(plain.host), "distribution/partial"
     with pytest.raises(PublishError, match="blob.* missing"):
         push_saved_image(registry, repo, partial, tag="1")
     assert registry.requests_made == {}
@@ -359,21 +359,21 @@ def test_a_403_is_a_permission_error_never_absent(basic, saved):
     is an AuthError naming the host, the tag and the status; a 403 never proves the
     credentials; a 404 behind the same front is still "absent"."""
     repo = "distribution/forbidden"
-    Registry(basic.host, username=USER, password=PASSWORD).check_login(repo, push=True)
-    push_saved_image(Registry(basic.host, username=USER, password=PASSWORD), repo,
+    Client(basic.host, username=USER, password=PASSWORD).check_login(repo, push=True)
+    push_saved_image(Client(basic.host, username=USER, password=PASSWORD), repo,
                      saved["bare"].archive, tag="1")
     front = RegistryFront(basic)
     try:
         front.forbid(None, rf"/v2/{repo}/manifests/1", "DENIED", "not authorized to perform: "
                      "ecr:BatchGetImage")
-        unproven = Registry(front.host, username=USER, password=PASSWORD, backoff=0.01)
+        unproven = Client(front.host, username=USER, password=PASSWORD, backoff=0.01)
         for read in (unproven.head_manifest, unproven.get_manifest, unproven.image_info):
             with pytest.raises(AuthError) as caught:
                 read(repo, "1")
             assert caught.value.status == 403 and not caught.value.transient
             assert f"{front.host}/{repo}" in str(caught.value) and PASSWORD not in str(caught.value)
         assert not unproven.proven
-        proven = Registry(front.host, username=USER, password=PASSWORD, backoff=0.01)
+        proven = Client(front.host, username=USER, password=PASSWORD, backoff=0.01)
         proven.check_login(repo, push=True)
         assert proven.proven
         with pytest.raises(AuthError, match="HTTP 403 DENIED: not authorized"):
@@ -403,7 +403,7 @@ def test_hub_first_push_to_a_new_repository(hub, saved):
     # credentials proven by the token alone (no check_login) count as well
     assert hub_client(hub).head_manifest(f"{USER}/other-new", "1.0") is None
     # anonymous: pulls what exists, but a 401 is not "absent" without credentials
-    anonymous = Registry(hub.host, docker_hub=True)
+    anonymous = Client(hub.host, docker_hub=True)
     assert anonymous.head_manifest(repo, "1.0") == pushed.digest
     with pytest.raises(AuthError, match="none are configured") as caught:
         anonymous.head_manifest(f"{USER}/other-new", "1.0")
@@ -412,7 +412,7 @@ def test_hub_first_push_to_a_new_repository(hub, saved):
 
 def test_hub_refuses_wrong_password_and_foreign_namespace(hub, saved):
     wrong = "not-the-" + PASSWORD
-    registry = Registry(hub.host, username=USER, password=wrong)
+    registry = Client(hub.host, username=USER, password=wrong)
     for call in (lambda: registry.check_login(f"{USER}/x", push=True),
                  lambda: registry.head_manifest(f"{USER}/x", "1.0")):
         with pytest.raises(AuthError) as caught:
@@ -423,7 +423,7 @@ def test_hub_refuses_wrong_password_and_foreign_namespace(hub, saved):
         push_saved_image(hub_client(hub), "someone-else/x", saved["bare"].archive, tag="1")
     assert caught.value.status == 401 and PASSWORD not in str(caught.value)
     with pytest.raises(AuthError, match="needs credentials"):
-        Registry(hub.host).check_login(f"{USER}/x", push=True)
+        Client(hub.host).check_login(f"{USER}/x", push=True)
 
 
 def test_hub_transient_failures_are_retried(hub, saved):

@@ -95,7 +95,7 @@ def test_a_locally_built_base_is_built_from_by_digest_also_after_it_changed(engi
         "series: [{spec: 22.x}]\n")
     matrix = load(tmp_path / "matrix.yaml", environ={})
     [target] = [t for t in make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources)).targets
-                if t.variant == "plain"]
+                if t.variant.name == "plain"]
     for marker in ("first", "security-update"):
         decided = make_local_base(client, tmp_path / f"base-{marker}", marker)
         resolver = bases.Resolver(client, bases.Policy.for_run({"PIPELINE_OFFLINE": "1"}, publishing=True))

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from pipeline import hub, log
-from pipeline.matrix import Registry
+from pipeline.registry_types import Registry
 from tests.integration.hub_api import HubApiStandIn
 
 USER, TOKEN = "pipeline", "dckr_pat_not-to-be-shown"

@@ -1,4 +1,4 @@
-"""The build context the inputs digest hashes (image.context_files, by docker-py's
+"""The build context the inputs digest hashes (context_files, by docker-py's
 .dockerignore rules) is the one BuildKit sends: exported with a `COPY . /` build of the same
 directory, the same files with the same bytes; and a file the Dockerfile COPYs but the
 .dockerignore forgot fails the build instead of being silently left out of the digest."""
@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 from pipeline import image
+from pipeline.inputs import context_files
 
 
 def buildkit_context(directory, tmp_path):
@@ -21,7 +22,7 @@ def buildkit_context(directory, tmp_path):
 
 def test_buildkit_sees_exactly_the_context_files(tmp_path):
     seen = buildkit_context(image.DOCKERFILES, tmp_path)
-    assert set(seen) == set(image.context_files(image.DOCKERFILES))
+    assert set(seen) == set(context_files(image.DOCKERFILES))
     assert all(seen[name] == (image.DOCKERFILES / name).read_bytes() for name in seen)
 
 
@@ -31,7 +32,7 @@ def test_also_with_files_an_editor_leaves_behind(tmp_path):
     for name in (".entrypoint.sh.swp", "entrypoint.sh~", "config/.pjsip.conf.swp", "NOTES"):
         (copy / name).write_text("left behind\n")
     seen = buildkit_context(copy, tmp_path)
-    assert set(seen) == set(image.context_files(copy))
+    assert set(seen) == set(context_files(copy))
     assert "NOTES" not in seen and "entrypoint.sh~" not in seen
 
 

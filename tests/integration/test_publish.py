@@ -29,10 +29,19 @@ import pytest
 import requests
 import yaml
 
-from pipeline import distribution, image, publish, registries, report, tagspage
+from pipeline import connect, distribution, outdated, publish, registries, tagspage
 from pipeline.build import Maker
 from pipeline.errors import ConfigurationError, PublishError, SmokeError
+from pipeline.labels import (
+    BASE_LABEL,
+    CREATED_LABEL,
+    INPUTS_LABEL,
+    VERSION_LABEL,
+    created_text,
+    parse_created,
+)
 from pipeline.matrix import load
+from pipeline.outcomes import check, summary
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE
@@ -75,7 +84,7 @@ def remove_local_images(docker):
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(registries, "BACKOFF", 0.05)
+    monkeypatch.setattr(connect, "BACKOFF", 0.05)
 
 
 @pytest.fixture
@@ -170,7 +179,7 @@ def run_publish(docker, matrix_path, tiny, specs=(), *, environ=None, smoke=vers
                                                 base_digest), options,
                                base_dir=matrix_path.parent, environ={} if environ is None else environ,
                                docker=docker, signing=matrix.signing, description=description)
-    report.publications(outcomes)
+    summary(outcomes)
     return outcomes
 
 
@@ -247,13 +256,13 @@ def test_publish_then_again_changes_nothing(docker, tools, tiny, tmp_path, platf
             local = docker.image.inspect(f"{IMAGE_NAME}:{outcome.target.id}").id
             assert before[outcome.target.id] == local == outcome.digest   # the tested image itself
             check_provenance(registry, outcome.target.id, platforms)
-        api = distribution.Registry(registry.host, username=registry.username,
+        api = distribution.Client(registry.host, username=registry.username,
                                     password=registry.password)
         info = api.image_info(REPO, "lts")
         assert sorted(info.platforms) == sorted(platforms)
         for labels in info.labels.values():
-            assert labels[image.VERSION_LABEL] == "22.10.1"
-            assert len(labels[image.INPUTS_LABEL]) == 64
+            assert labels[VERSION_LABEL] == "22.10.1"
+            assert len(labels[INPUTS_LABEL]) == 64
         if auth:
             for tag in expected:     # layers' history, env, labels: the password is nowhere
                 assert registry.password not in registry.get(f"/v2/{REPO}/manifests/{tag}").text
@@ -342,7 +351,7 @@ def test_wrong_credentials_clear_error_and_the_password_is_never_shown(auth_regi
 
 def test_a_target_whose_smoke_test_fails_is_not_pushed(docker, plain_registry, tiny, tmp_path):
     def opus_fails(docker, image_ref, target, platform, logs):
-        if target.variant == "opus":
+        if target.variant.name == "opus":
             raise SmokeError(f"{image_ref}: no codec translation path (stand-in failure)")
         version_smoke(docker, image_ref, target, platform, logs)
 
@@ -350,10 +359,10 @@ def test_a_target_whose_smoke_test_fails_is_not_pushed(docker, plain_registry, t
     outcomes = run_publish(docker, matrix, tiny, smoke=opus_fails)
     assert statuses(outcomes) == {("22.10.1", "local"): "published",
                                   ("22.10.1-opus", "local"): "failed"}
-    assert "not pushed" in [o for o in outcomes if o.target.variant == "opus"][0].reason
+    assert "not pushed" in [o for o in outcomes if o.target.variant.name == "opus"][0].reason
     assert plain_registry.tags(REPO) == ["22", "22.10", "22.10.1", "latest", "lts"]
     with pytest.raises(Exception, match="1 of 2"):
-        publish.check(outcomes)
+        check(outcomes)
 
 
 def test_an_older_patch_never_moves_a_tag_back(docker, plain_registry, tiny, tmp_path):
@@ -414,7 +423,7 @@ def test_a_run_for_fewer_platforms_never_strips_them_from_a_tag(docker, plain_re
         assert statuses(narrowed) == {("22.10.1", "local"): "failed"}
         assert narrowed[0].error is ConfigurationError and "linux/arm64" in narrowed[0].reason
         with pytest.raises(ConfigurationError):
-            publish.check(narrowed)
+            check(narrowed)
         assert {tag: plain_registry.complete(REPO, tag) for tag in plain_registry.tags(REPO)} == before
 
         newer = write_matrix(tmp_path / "newer", [oci_entry(plain_registry)], ["22.10.1", "22.10.2"],
@@ -516,7 +525,7 @@ def test_an_up_to_date_run_sends_no_counted_docker_hub_request(docker, hub, plai
     hub.counts.clear()
     built.clear()
     again = once()
-    report.publications(again)
+    summary(again)
     assert set(statuses(again).values()) == {"up to date"}
     assert built == []
     manifest_gets = hub.counts[("GET", "manifest")]
@@ -554,7 +563,7 @@ def test_publish_puts_the_tags_page_into_the_docker_hub_description(docker, hub,
     again = run_publish(docker, matrix, tiny, environ=hub_creds(hub), variants=["plain"],
                         description=page)
     assert statuses(again) == {("22.10.1", "hub"): "up to date"}
-    assert publish.check(again) == 0                        # the run still succeeds
+    assert check(again) == 0                        # the run still succeeds
     err = capsys.readouterr().err
     assert "description of " in err and "not updated (the images are published)" in err
     assert hub.password not in err and not any(token in err for token in api.tokens)
@@ -612,7 +621,7 @@ def test_a_tag_the_credentials_may_not_read_is_an_error_not_a_first_publish(dock
     assert ("HEAD", f"/v2/{REPO}/manifests/22.9.0", 403) in front.answers
     assert built == []
     with pytest.raises(PublishError) as caught:
-        publish.check(outcomes)
+        check(outcomes)
     assert caught.value.exit_code == 9
     assert {tag: auth_registry.complete(REPO, tag) for tag in auth_registry.tags(REPO)} == before
 
@@ -692,7 +701,7 @@ def test_a_malformed_manifest_fails_its_target_and_the_others_go_on(docker, plai
         in outcomes["22.10.1"].reason, outcomes["22.10.1"].reason
     assert "is not JSON" in outcomes["22.10.1-opus"].reason, outcomes["22.10.1-opus"].reason
     with pytest.raises(PublishError):
-        publish.check(list(outcomes.values()))
+        check(list(outcomes.values()))
 @pytest.mark.parametrize("stored", ["helper prints junk", "helper prints a list", "auth not base64"])
 def test_an_unreadable_docker_login_fails_that_registry_and_the_others_go_on(plain_registry,
                                                                              auth_registry, tiny,
@@ -752,7 +761,7 @@ def test_a_docker_save_that_fails_fails_its_target_and_the_others_go_on(docker, 
     published; the summary shows both; exit 9."""
     def removed_after_test(docker, image_ref, target, platform, logs):
         version_smoke(docker, image_ref, target, platform, logs)
-        if target.variant == "plain":
+        if target.variant.name == "plain":
             docker.image.remove(image_ref)
 
     matrix = write_matrix(tmp_path / "m", [oci_entry(plain_registry)], ["22.10.1"],
@@ -762,7 +771,7 @@ def test_a_docker_save_that_fails_fails_its_target_and_the_others_go_on(docker, 
     assert f"22.10.1: Error response from daemon: No such image: {IMAGE_NAME}:22.10.1" in outcomes[0].reason
     assert plain_registry.tags(REPO) == ["22-opus", "22.10-opus", "22.10.1-opus", "latest-opus", "lts-opus"]
     with pytest.raises(PublishError) as caught:
-        publish.check(outcomes)
+        check(outcomes)
     assert caught.value.exit_code == 9
 
 
@@ -793,7 +802,7 @@ def base_registry(tools, docker, tmp_path):
     def push(marker: str) -> str:
         push_tiny_base(docker, ref, marker, base=BASE_IMAGE, platforms=PLATFORMS,
                        directory=tmp_path / "base-contexts")
-        return f"{ref}@{distribution.Registry(registry.host).head_manifest('base', 'trixie')}"
+        return f"{ref}@{distribution.Client(registry.host).head_manifest('base', 'trixie')}"
 
     yield registry, ref, push
     registry.stop()
@@ -835,13 +844,13 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
         for entry in jobs:
             [job] = run_publish(docker, matrix_path, tiny, variants=["plain"], mode="by-digest",
                                 digests=digests, build_platform=entry["platform"],
-                                created=image.parse_created(created),
+                                created=parse_created(created),
                                 base_digest=bases.Resolver(docker))
             assert job.status == "pushed by digest", job.reason
             assert plain_registry.tags(REPO) == []       # no tag before the merge
             pushed = json.loads((digests / "22.10.1" / "local" / entry["platform_slug"]).read_text())
             assert pushed["platform"] == entry["platform"]
-            assert pushed["labels"][image.CREATED_LABEL] == created
+            assert pushed["labels"][CREATED_LABEL] == created
             # what was pushed is the image this job smoke-tested, and its provenance
             local = local_manifests(docker, f"{IMAGE_NAME}:22.10.1", tmp_path)
             assert pushed["digest"] == local[entry["platform"]]
@@ -864,7 +873,7 @@ def test_ci_build_jobs_push_by_digest_then_the_merge_tags(docker, plain_registry
             assert plain_registry.complete(REPO, tag)[1] == PLATFORMS
         check_provenance(plain_registry, "22.10.1", PLATFORMS)     # the jobs' attestations merged
         held = plain_registry.labels(REPO, "22.10.1")
-        assert {labels[image.CREATED_LABEL] for labels in held.values()} == {created}, held
+        assert {labels[CREATED_LABEL] for labels in held.values()} == {created}, held
 
         result = cli(merge + empty_cache(), cwd=tmp_path, env=env, dockerfiles=dockerfiles)
         assert result.returncode == 0 and "| up to date |" in result.stderr, result.stderr
@@ -906,17 +915,17 @@ def test_a_base_image_pushed_while_the_build_jobs_run_ships_in_the_next_run(dock
         loaded = load(matrix, environ={})
         plan = make_plan(loaded, ReleaseIndex(loaded.releases, loaded.sources), variants=["plain"])
         maker = make_maker(loaded, tiny, tmp_path / "out", base_digest=bases.Resolver(docker))
-        return publish.outdated(plan, maker, publish.Options(manifest_cache=cache),
-                                base_dir=matrix.parent, environ={}, docker=docker)
+        return outdated.needs(plan, maker.inputs, outdated.Options(manifest_cache=cache),
+                              base_dir=matrix.parent, environ={})
 
     latest = {}
     merged = ci_run(meanwhile=lambda: latest.update(digest=push_base("security-update")))
     held = plain_registry.labels(REPO, "22.10.1")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {old}    # what was built
+    assert {labels[BASE_LABEL] for labels in held.values()} == {old}    # what was built
     cached = registries.ManifestCache(merge_cache).get(merged.digest)
     assert cached is not None
-    assert {p: ls[image.BASE_LABEL] for p, ls in cached.labels.items()} == \
-        {p: ls[image.BASE_LABEL] for p, ls in held.items()}                  # what the registry holds
+    assert {p: ls[BASE_LABEL] for p, ls in cached.labels.items()} == \
+        {p: ls[BASE_LABEL] for p, ls in held.items()}                  # what the registry holds
     for cache in (merge_cache, tmp_path / "empty-cache.json"):
         needs = next_plan(cache)
         assert set(needs) == {"22.10.1"} and needs["22.10.1"][0], needs
@@ -924,7 +933,7 @@ def test_a_base_image_pushed_while_the_build_jobs_run_ships_in_the_next_run(dock
 
     ci_run()
     held = plain_registry.labels(REPO, "lts")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {latest["digest"]}
+    assert {labels[BASE_LABEL] for labels in held.values()} == {latest["digest"]}
     assert next_plan(tmp_path / "another-empty-cache.json") == {}
     assert next_plan(merge_cache) == {}
 
@@ -959,7 +968,7 @@ def test_the_merge_needs_no_base_image(docker, plain_registry, base_registry, ti
                            base_digest=bases.Resolver(docker))
     assert merged.status == "published", merged.reason
     held = plain_registry.labels(REPO, "lts")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {built_on}
+    assert {labels[BASE_LABEL] for labels in held.values()} == {built_on}
 
 
 def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_registry, base_registry,
@@ -986,7 +995,7 @@ def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_regist
     assert "its build jobs made different images" in refused.reason, refused.reason
     for platform, built_on in (("linux/amd64", first), ("linux/arm64", newer["base"])):
         assert f"{platform} in local: inputs " in refused.reason
-        assert f"base {built_on}, created {image.created_text(created)}" in refused.reason
+        assert f"base {built_on}, created {created_text(created)}" in refused.reason
     assert plain_registry.tags(REPO) == []
     shutil.rmtree(digests)
 
@@ -995,7 +1004,7 @@ def test_build_jobs_on_different_base_images_are_not_merged(docker, plain_regist
                            created=created)
     assert merged.status == "published", merged.reason
     held = plain_registry.labels(REPO, "22.10.1")
-    assert {labels[image.BASE_LABEL] for labels in held.values()} == {newer["base"]}
+    assert {labels[BASE_LABEL] for labels in held.values()} == {newer["base"]}
 
 
 def test_merge_refuses_a_directory_that_does_not_exist(plain_registry, tmp_path):

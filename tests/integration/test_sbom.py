@@ -23,9 +23,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from pipeline import image, sources
 from pipeline.build import Maker
+from pipeline.core import VARIANTS, Release, Target
 from pipeline.matrix import Sources
-from pipeline.plan import Target
-from pipeline.releases import Release
 from pipeline.versions import Version
 from tests.integration.conftest import BASE_IMAGE, REPO_MATRIX, TEST_IMAGE
 from tests.integration.test_publish import version_smoke
@@ -75,7 +74,7 @@ def test_the_tiny_image_carries_its_sbom_on_every_platform(docker, tmp_path):
     dockerfiles, context, digest = tiny_sources(tmp_path / "tiny")
     release = Release(version=Version.parse("22.10.1"), tarball_url=f"{UPSTREAM}/asterisk-22.10.1.tar.gz",
                       checksum_urls=())
-    target = Target(series="22.x", release=release, variant="plain", platforms=PLATFORMS,
+    target = Target(series="22.x", release=release, variant=VARIANTS["plain"], platforms=PLATFORMS,
                     base_image=BASE_IMAGE, tags=("22.10.1",))
     maker = Maker(sources=Sources(), out=tmp_path / "out", image_name=IMAGE_NAME, smoke=version_smoke,
                   dockerfiles=dockerfiles, prepare=tiny_prepare(context, digest),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import registries
+from pipeline import connect
 from tests.integration.registry import CuttingProxy, HubStandIn, forget_tls, start_registry
 from tests.integration.test_publish import (
     IMAGE_NAME,
@@ -71,7 +71,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(registries, "BACKOFF", 0.05)
+    monkeypatch.setattr(connect, "BACKOFF", 0.05)
 
 
 @pytest.fixture(scope="module", autouse=True)

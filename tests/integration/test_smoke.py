@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import image, smoke
+from pipeline import engine, smoke
+from pipeline.core import VARIANT_NAMES, VARIANTS
 from pipeline.errors import SmokeError
 from pipeline.smoke import postgres
 from pipeline.smoke.instance import CONFIG, LABEL, OWNER_VARIABLE, Instance
@@ -33,7 +34,7 @@ from tests.integration.conftest import require
 
 pytestmark = pytest.mark.slow
 
-VARIANTS = ("plain", "opus")
+PLAIN, OPUS = VARIANTS["plain"], VARIANTS["opus"]
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +117,7 @@ def failed(results) -> dict[str, str]:
 
 def test_plain_image_passes_every_check(docker, smoke_images, tools, tmp_path):
     start = time.monotonic()
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path)
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path)
     seconds = time.monotonic() - start
     assert failed(results) == {}
     assert [r.name for r in results] == smoke.check_names("both")
@@ -131,8 +132,8 @@ def test_plain_image_passes_every_check(docker, smoke_images, tools, tmp_path):
 def test_opus_image_passes_every_check_through_check_image(docker, smoke_images, tools, tmp_path):
     """The API `pipeline build` calls (build.Maker's smoke step), for the native platform."""
     start = time.monotonic()
-    platform = image.native_platform()
-    smoke.check_image(docker, smoke_images["opus"], types.SimpleNamespace(variant="opus"), platform,
+    platform = engine.native_platform()
+    smoke.check_image(docker, smoke_images["opus"], types.SimpleNamespace(variant=OPUS), platform,
                       tmp_path)
     seconds = time.monotonic() - start
     cases = junit_cases(tmp_path / "smoke" / platform.replace("/", "-"))
@@ -142,7 +143,7 @@ def test_opus_image_passes_every_check_through_check_image(docker, smoke_images,
 
 @pytest.mark.parametrize("network", ["host", "published"])
 def test_every_check_in_one_network_mode(docker, smoke_images, tools, tmp_path, network):
-    results = smoke.run_smoke(docker, smoke_images["opus"], variant="opus", logs=tmp_path,
+    results = smoke.run_smoke(docker, smoke_images["opus"], variant=OPUS, logs=tmp_path,
                               network=network)
     assert failed(results) == {}
     assert [r.name for r in results] == smoke.check_names(network)
@@ -154,8 +155,8 @@ def test_two_runs_at_once_do_not_collide(docker, smoke_images, tools, tmp_path):
     """Two pipelines smoke-testing on one host: own ports, containers, databases."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         jobs = {variant: pool.submit(smoke.run_smoke, docker, smoke_images[variant],
-                                     variant=variant, logs=tmp_path / variant)
-                for variant in VARIANTS}
+                                     variant=VARIANTS[variant], logs=tmp_path / variant)
+                for variant in VARIANT_NAMES}
         outcomes = {variant: failed(job.result()) for variant, job in jobs.items()}
     assert outcomes == {"plain": {}, "opus": {}}
 
@@ -231,7 +232,7 @@ def as_runner(own_runs, tmp_path_factory):
     yield run_as_runner   # own_runs removes `home`
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_every_check_passes_as_an_unprivileged_user(smoke_images, tools, as_runner, variant):
     """`pipeline smoke` as GitHub's runner would run it: no root, no capability."""
     result, logs = as_runner(["smoke", smoke_images[variant]])
@@ -258,20 +259,20 @@ def broken_image(docker, smoke_images, tmp_path):
 
 def test_an_image_whose_asterisk_does_not_start_fails(docker, broken_image, tools, tmp_path):
     with pytest.raises(SmokeError) as failure:
-        smoke.check_image(docker, broken_image, types.SimpleNamespace(variant="plain"),
-                          image.native_platform(), tmp_path)
+        smoke.check_image(docker, broken_image, types.SimpleNamespace(variant=PLAIN),
+                          engine.native_platform(), tmp_path)
     message = str(failure.value)
     assert "boot-host: Asterisk did not start: the container exited with code 1: " \
            "WARNING: 'modules.conf' invalid or missing." in message
     assert "boot-default-config: Asterisk did not start" in message
     assert "not run because their container did not boot: audio-host, lua-host" in message
-    logs = tmp_path / "smoke" / image.native_platform().replace("/", "-")
+    logs = tmp_path / "smoke" / engine.native_platform().replace("/", "-")
     assert (logs / "boot-host" / "container.log").read_text(), "the container log was not kept"
     assert not junit_cases(logs)["boot-host"]
 
 
 def test_a_plain_image_checked_as_opus_fails(docker, smoke_images, tools, tmp_path):
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="opus", logs=tmp_path,
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=OPUS, logs=tmp_path,
                               network="host")
     assert list(failed(results)) == ["opus-host"]
     with pytest.raises(SmokeError,
@@ -290,7 +291,7 @@ def test_a_missing_dialplan_extension_fails(docker, smoke_images, tools, tmp_pat
     text = extensions.read_text()
     assert "exten => echo," in text
     extensions.write_text(text.replace("exten => echo,", "exten => not-echo,"))
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN,
                               logs=tmp_path / "logs", network="host", config=config)
     failures = failed(results)
     assert "audio-host" in failures and "realtime-host" in failures
@@ -345,7 +346,7 @@ def test_audio_that_asterisk_never_sends_back_fails(docker, smoke_images, tools,
         ' same => n,GotoIf($["${CHANNEL(endpoint)}" = "smoke"]?silent)\n'
         " same => n,Echo()\n"
         " same => n(silent),Wait(5)\n"))})
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path / "logs",
                               network="host", config=config)
     detail = only_failure(results, "audio-host")
     assert re.match(r"Asterisk echoed 0 of the (7[0-5]) RTP packets it received \(need ≥ 90%\)",
@@ -359,7 +360,7 @@ def test_audio_that_never_reaches_asterisk_fails(docker, smoke_images, tools, tm
     there needs media (its Opus check expects the call refused)."""
     publish = Instance.published
     monkeypatch.setattr(Instance, "published", lambda self: publish(self)[:1])   # SIP only
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path,
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path,
                               network="both")
     detail = only_failure(results, "audio-published", "both")
     assert detail.startswith("Asterisk received 0 of the 75 RTP packets sipp sent"), detail
@@ -368,7 +369,7 @@ def test_audio_that_never_reaches_asterisk_fails(docker, smoke_images, tools, tm
 def test_a_lua_dialplan_without_the_extension_fails(docker, smoke_images, tools, tmp_path):
     config = overlay(tmp_path, {"extensions.lua": replace('["lua"] = function',
                                                           '["not-lua"] = function')})
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path / "logs",
                               network="host", config=config)
     detail = only_failure(results, "lua-host")
     assert "the call to 'lua' failed: extension 'lua' is not in the dialplan" in detail, detail
@@ -379,7 +380,7 @@ def test_a_broken_lua_dialplan_stops_asterisk_and_says_why(docker, smoke_images,
     """extensions.lua that Lua cannot parse: pbx_lua fails to load, and Asterisk with it."""
     config = overlay(tmp_path, {"extensions.lua": replace('["lua"] = function',
                                                           '["lua"] = functio')})
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path / "logs",
                               network="host", config=config)
     failures = failed(results)
     assert "Failed to load module pbx_lua.so" in failures.pop("boot-host")
@@ -392,7 +393,7 @@ def test_dtmf_read_as_another_digit_fails(docker, smoke_images, tools, tmp_path)
     config = overlay(tmp_path, {"extensions.conf": replace(
         'Set(DB(smoke/dtmf)=${IF($["${DIGIT}" = ""]?none:${DIGIT})})',
         "Set(DB(smoke/dtmf)=$[(${DIGIT} + 1) % 10])")})
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path / "logs",
                               network="host", config=config)
     detail = only_failure(results, "dtmf-host")
     match = re.match(r"sent DTMF digit (\d) \(RFC 2833\), the dialplan read (\d)", detail)
@@ -426,7 +427,7 @@ def test_a_configuration_that_lets_a_stranger_in_fails(docker, smoke_images, too
                                                        intruder):
     """An endpoint without authentication that takes requests from unknown users."""
     config = overlay(tmp_path, {"pjsip.d/intruder.conf": lambda text: text + intruder})
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path / "logs",
                               network="host", config=config)
     detail = only_failure(results, "closed-host")
     assert re.match(r"INVITE from intruder-\w+ with a wrong password was accepted: 200 OK", detail), \
@@ -442,7 +443,7 @@ def test_realtime_with_another_password_in_the_database_fails(docker, smoke_imag
         add_endpoint(database, name, password[::-1] + "x", **options)
 
     monkeypatch.setattr(postgres, "add_endpoint", wrong_password)
-    results = smoke.run_smoke(docker, smoke_images["plain"], variant="plain", logs=tmp_path / "logs",
+    results = smoke.run_smoke(docker, smoke_images["plain"], variant=PLAIN, logs=tmp_path / "logs",
                               network="host")
     detail = only_failure(results, "realtime-host")
     assert re.match(r"REGISTER of the database endpoint rt-\w+ failed: the credentials were "
@@ -477,7 +478,7 @@ def image_check_failures(docker, image, logs) -> dict[str, str]:
 
 
 def test_the_image_checks_pass_on_the_real_images(docker, smoke_images, tmp_path):
-    for variant in VARIANTS:
+    for variant in VARIANT_NAMES:
         results = smoke.run_image_checks(docker, smoke_images[variant], None, tmp_path / variant)
         assert failed(results) == {}, variant
         assert {r.name: r.detail for r in results}["utc"].endswith(": UTC")
@@ -522,7 +523,7 @@ def test_an_entrypoint_that_ignores_the_command_fails(docker, derived_image, tmp
 def test_an_image_check_failure_fails_the_smoke_step(docker, derived_image, tools, tmp_path):
     image = derived_image("RUN echo 'asterisk:hunter2' | chpasswd")
     with pytest.raises(SmokeError) as failure:
-        smoke.check_image(docker, image, types.SimpleNamespace(variant="plain"),
+        smoke.check_image(docker, image, types.SimpleNamespace(variant=PLAIN),
                           image_platform(), tmp_path)
     message = str(failure.value)
     assert message.startswith(f"smoke test of {image} ({image_platform()}) failed 1 of ")
@@ -533,4 +534,4 @@ def test_an_image_check_failure_fails_the_smoke_step(docker, derived_image, tool
 
 
 def image_platform() -> str:
-    return image.native_platform()
+    return engine.native_platform()

@@ -23,11 +23,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import distribution, image, publish, report, sources
+from pipeline import distribution, publish, sources
 from pipeline.build import Maker
 from pipeline.cli import main
 from pipeline.errors import ResolutionError, SourceError
+from pipeline.labels import GIT_COMMIT_LABEL, VERSION_LABEL
 from pipeline.matrix import load
+from pipeline.outcomes import summary
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
 from pipeline.snapshots import GitSpec, GitVersion, Remote, Snapshot
@@ -165,8 +167,8 @@ def test_build_a_snapshot_and_smoke_test_it(asterisk_repository, docker, mirror,
         said = docker.run(ref, ["asterisk", "-V"], remove=True)
         assert said.strip() == f"Asterisk GIT-master-{short}"
         labels = docker.image.inspect(ref).config.labels
-        assert labels[image.VERSION_LABEL] == f"GIT-master-{short}"
-        assert labels[image.GIT_COMMIT_LABEL] == head
+        assert labels[VERSION_LABEL] == f"GIT-master-{short}"
+        assert labels[GIT_COMMIT_LABEL] == head
         docker.image.remove(ref, force=True)
 
 
@@ -225,7 +227,7 @@ def publish_specs(docker, matrix_path: Path, specs, maker: Maker, variants=(), *
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), list(specs), variants=variants)
     outcomes = publish.execute(plan, maker, publish.Options(**options), base_dir=matrix_path.parent,
                                environ={}, docker=docker)
-    report.publications(outcomes)
+    summary(outcomes)
     return outcomes
 
 
@@ -250,11 +252,11 @@ def test_publish_snapshots_beside_releases(docker, registry, tiny_repo, tmp_path
     assert registry.complete(REPO, "master-git")[1] == PLATFORMS
     first_publication = snapshot_digests()
     assert first_publication["master-git"] == first_publication[f"git-{a}"]
-    info = distribution.Registry(registry.host).image_info(REPO, "master-git")
+    info = distribution.Client(registry.host).image_info(REPO, "master-git")
     assert info is not None
     for labels in info.labels.values():
-        assert labels[image.VERSION_LABEL] == f"GIT-master-{a}"
-        assert labels[image.GIT_COMMIT_LABEL] == first
+        assert labels[VERSION_LABEL] == f"GIT-master-{a}"
+        assert labels[GIT_COMMIT_LABEL] == first
 
     # again: nothing to do
     assert set(statuses(publish_specs(docker, matrix, ["git:master"], maker)).values()) == {"up to date"}
@@ -298,8 +300,8 @@ def test_ci_jobs_publish_the_commit_the_plan_pinned(docker, registry, tiny_repo,
                              digests=digests, created=plan.created)
     assert merged.status == "published", merged.reason
     assert registry.tags(REPO) == [f"git-{first[:7]}", "master-git"]
-    info = distribution.Registry(registry.host).image_info(REPO, "master-git")
+    info = distribution.Client(registry.host).image_info(REPO, "master-git")
     assert info is not None
     for labels in info.labels.values():
-        assert labels[image.GIT_COMMIT_LABEL] == first
+        assert labels[GIT_COMMIT_LABEL] == first
     shutil.rmtree(digests)

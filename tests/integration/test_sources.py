@@ -11,6 +11,7 @@ import requests
 
 from pipeline import sources
 from pipeline.cli import main
+from pipeline.core import OPUS_CODEC
 from pipeline.errors import SourceError
 from pipeline.matrix import load
 from pipeline.releases import ReleaseIndex, release_in
@@ -79,7 +80,7 @@ def test_prepare_verifies_every_input(mirror, tmp_path, version):
     # the upstream URL, not the mirror's: the SBOM names where the release really comes from
     assert verified["asterisk.tar.gz"].url == "https://" + url.removeprefix(f"{mirror}/")
     assert verified[f"externals/pjproject-{PJPROJECT[version]}.tar.bz2"].algorithm == "md5"
-    assert verified["opus/ex_opus.h"].digest == dict(matrix.sources.opus_codec_sha256)["ex_opus.h"]
+    assert verified["opus/ex_opus.h"].digest == dict(matrix.sources.extra(OPUS_CODEC).sha256)["ex_opus.h"]
     before = {p: p.stat().st_mtime_ns for p in context.rglob("*") if p.is_file()}
     sources.prepare(release, matrix.sources, context)  # already verified: nothing downloaded again
     assert before == {p: p.stat().st_mtime_ns for p in context.rglob("*") if p.is_file()}

@@ -155,7 +155,7 @@ def fill_registry(clone: Path, registry, docker, work: Path) -> int:
     plan = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources))
     maker = build.maker_for(matrix, build.Options(out=work / "out"), docker)
     dockerfiles, context, _ = tiny_sources(work / "tiny")
-    api = distribution.Registry(registry.host, username=registry.username, password=registry.password)
+    api = distribution.Client(registry.host, username=registry.username, password=registry.password)
     repository = f"{registry.host}/asterisk".split("/", 1)[1]
     tags = 0
     for target in plan.targets:

@@ -10,9 +10,9 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from pipeline.core import Release
 from pipeline.image import DOCKERFILES
 from pipeline.matrix import Sources
-from pipeline.releases import Release
 from pipeline.sources import Verified, record, upstream_url
 
 TINY_DOCKERFILE = """\

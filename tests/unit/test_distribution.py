@@ -10,9 +10,9 @@ import requests
 
 from pipeline import distribution
 from pipeline.distribution import (
+    Client,
     Descriptor,
     Manifest,
-    Registry,
     default_scheme,
     make_index,
     parse_challenge,
@@ -66,12 +66,12 @@ def test_default_scheme(host, ca, scheme):
 
 
 def test_registry_scheme_and_host():
-    assert Registry("127.0.0.1:5000").base == "http://127.0.0.1:5000"
-    assert Registry("docker.io").base == "https://registry-1.docker.io"
-    assert Registry("localhost:5000", scheme="https").base == "https://localhost:5000"
+    assert Client("127.0.0.1:5000").base == "http://127.0.0.1:5000"
+    assert Client("docker.io").base == "https://registry-1.docker.io"
+    assert Client("localhost:5000", scheme="https").base == "https://localhost:5000"
     for bad in ("https://registry-1.docker.io", "host/path", ""):
         with pytest.raises(ValueError, match="HOST:PORT"):
-            Registry(bad)
+            Client(bad)
 
 
 @pytest.mark.parametrize("status, transient", [
@@ -123,7 +123,7 @@ def test_error_code_and_error_classes():
     assert distribution.error_code(response(404, b'{"details":"incorrect username or password"}')) \
         == ("", "")
 
-    registry = Registry("r.example", username="me", password="s3cret-pw")
+    registry = Client("r.example", username="me", password="s3cret-pw")
     error = registry._error(response(503, b"", {"Retry-After": "2"}), "HEAD x", repository="a/b")
     assert (error.status, error.transient, error.retry_after) == (503, True, 2.0)
     error = registry._error(response(400, json.dumps({"errors": [{"code": "MANIFEST_INVALID",
@@ -134,7 +134,7 @@ def test_error_code_and_error_classes():
     refused = registry._error(response(401, b""), "login")
     assert isinstance(refused, distribution.AuthError) and "s3cret-pw" not in str(refused)
     assert "r.example" in str(refused) and "'me'" in str(refused)
-    anonymous = Registry("r.example")._error(response(401, b""), "GET x")
+    anonymous = Client("r.example")._error(response(401, b""), "GET x")
     assert isinstance(anonymous, distribution.AuthError) and "none are configured" in str(anonymous)
 
 
@@ -225,12 +225,12 @@ def test_a_malformed_manifest_is_a_value_error_naming_what_is_wrong(body, media_
     (200, False, True, False),
 ])
 def test_what_counts_as_absent(status, docker_hub, proven, absent):
-    registry = Registry("r.example", username="me", password="pw", docker_hub=docker_hub)
+    registry = Client("r.example", username="me", password="pw", docker_hub=docker_hub)
     registry.proven = proven
     assert registry._absent(response(status, b"")) is absent
 
 
 def test_docker_hub_quirks_follow_its_host_or_the_entry_type():
-    assert Registry("docker.io").docker_hub and Registry("registry-1.docker.io").docker_hub
-    assert not Registry("ghcr.io").docker_hub
-    assert Registry("127.0.0.1:5000", docker_hub=True).docker_hub   # a stand-in, by configuration
+    assert Client("docker.io").docker_hub and Client("registry-1.docker.io").docker_hub
+    assert not Client("ghcr.io").docker_hub
+    assert Client("127.0.0.1:5000", docker_hub=True).docker_hub   # a stand-in, by configuration

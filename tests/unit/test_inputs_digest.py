@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from pipeline import image
+from pipeline.inputs import context_files, inputs_digest
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -31,7 +32,7 @@ def dockerfiles(tmp_path):
 
 def digest(target_and_sources, dockerfiles):
     target, sources = target_and_sources
-    return image.inputs_digest(target, sources, "0" * 64, base_digest="sha256:" + "1" * 64,
+    return inputs_digest(target, sources, "0" * 64, base_digest="sha256:" + "1" * 64,
                                dockerfiles=dockerfiles)
 
 
@@ -62,6 +63,6 @@ def test_an_edit_to_what_the_build_uses_rebuilds(target_and_sources, dockerfiles
 
 
 def test_the_context_is_what_the_dockerfile_copies():
-    files = image.context_files(image.DOCKERFILES)
+    files = context_files(image.DOCKERFILES)
     assert "README.md" not in files and "Dockerfile" not in files
     assert {"entrypoint.sh", "healthcheck.sh", "runtime-packages.sh", "config/pjsip.conf"} <= set(files)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core import VARIANTS
 from pipeline.errors import ConfigurationError
 from pipeline.matrix import load
 
@@ -27,7 +28,7 @@ def write(tmp_path, text):
 def test_the_repository_matrix_is_valid():
     matrix = load(ROOT / "matrix.yaml", environ={})
     assert [s.spec.text for s in matrix.series] == ["18.x", "20.x", "22.x", "23.x", "22.8-cert", "20.7-cert"]
-    assert all(s.variants == ("plain", "opus") for s in matrix.series)
+    assert all(s.variants == (VARIANTS["plain"], VARIANTS["opus"]) for s in matrix.series)
     assert all(s.platforms == ("linux/amd64", "linux/arm64") for s in matrix.series)
     assert {r.type for r in matrix.registries} == {"dockerhub", "ecr", "oci"}
     [ghcr] = [r for r in matrix.registries if r.name == "ghcr"]
@@ -53,7 +54,7 @@ def test_defaults_fill_a_minimal_matrix(tmp_path):
     matrix = load(write(tmp_path, GOOD), environ={})
     series = matrix.series[0]
     assert series.base_image == "debian:trixie-slim"
-    assert series.variants == ("plain", "opus")
+    assert series.variants == (VARIANTS["plain"], VARIANTS["opus"])
     assert matrix.registries[0].image == "docker.io/me/asterisk"
 
 
@@ -123,6 +124,11 @@ def test_ecr_image_name(tmp_path):
     ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: ecr\n    repository: x\n"
      "    region: eu-west-1\n    account: 1234",
      "matrix.yaml: registries[0].account: '1234' is not a 12-digit AWS account id"),
+    ("series:\n  - spec: 22.x\nregistries:\n  - name: a\n    type: oci\n    repository: r.example/x\n"
+     "    region: eu-west-1",
+     "matrix.yaml: registries[0].region: 'eu-west-1' for type 'oci'; give region on a 'ecr' entry only"),
+    ("series:\n  - spec: 22.x\nsources:\n  opus_codec_sha256: abc",
+     "matrix.yaml: sources.opus_codec_sha256: expected dict, got str 'abc'"),
     ("series:\n  - spec: 22.x\nregistries:\n  - type: oci\n    repository: x",
      "matrix.yaml: registries[0].name: missing"),
     ("series:\n  - spec: 22.x\n bad: indent", "matrix.yaml: line 3: not valid YAML"),

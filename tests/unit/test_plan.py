@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 
-from pipeline import image
 from pipeline.cli import main
 from pipeline.errors import NothingToDoError
+from pipeline.labels import created_text
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.releases import ReleaseIndex
@@ -102,7 +102,7 @@ def test_every_target_and_platform_of_a_plan_gets_its_one_created_time(matrix):
     the second, UTC), so the platforms of a target, built by different jobs, agree on it."""
     plan = plan_for(matrix, "22.x")
     entries = plan.as_json(per_platform=True)["include"]
-    assert len(entries) == 4 and {e["created"] for e in entries} == {image.created_text(plan.created)}
+    assert len(entries) == 4 and {e["created"] for e in entries} == {created_text(plan.created)}
     assert plan.created.tzinfo is datetime.UTC and plan.created.microsecond == 0
 
 

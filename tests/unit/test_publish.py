@@ -6,12 +6,13 @@ import textwrap
 
 import pytest
 
-from pipeline import cli, digests, publish, registries, report
+from pipeline import cli, connect, digests, modes, redaction, registries, registry_types, report
+from pipeline.core import VARIANTS, Release, Target
 from pipeline.distribution import Descriptor, ImageInfo, PlatformPush
 from pipeline.errors import ConfigurationError, PublishError
-from pipeline.matrix import Registry, load
-from pipeline.plan import Target
-from pipeline.releases import Release
+from pipeline.matrix import load
+from pipeline.outcomes import Outcome, check
+from pipeline.registry_types import Registry
 from pipeline.versions import Version
 
 INPUTS = "a" * 64
@@ -20,7 +21,7 @@ BOTH = ("linux/amd64", "linux/arm64")
 
 def target(version="22.10.1", variant="plain"):
     release = Release(version=Version.parse(version), tarball_url="https://x/a.tar.gz", checksum_urls=())
-    return Target(series="22.x", release=release, variant=variant, platforms=BOTH,
+    return Target(series="22.x", release=release, variant=VARIANTS[variant], platforms=BOTH,
                   base_image="debian:trixie-slim", tags=(version, "22"))
 
 
@@ -42,7 +43,7 @@ def labels(version, inputs=INPUTS):
       "host": "127.0.0.1:5000"}, ("127.0.0.1:5000", "asterisk")),
 ])
 def test_api_location(entry, location):
-    assert registries.api_location(Registry(name="r", **entry)) == location
+    assert registry_types.api_location(Registry(name="r", **entry)) == location
 
 
 def test_current_from_an_index_and_from_one_platform():
@@ -84,8 +85,14 @@ def test_the_manifest_cache_keeps_only_our_labels_and_survives_a_bad_file(tmp_pa
 
 
 def test_secrets_are_redacted(monkeypatch):
-    monkeypatch.setattr(registries, "_SECRETS", {"hunter2"})
-    assert registries.redact("login failed: hunter2 rejected") == "login failed: *** rejected"
+    """A secret kept by whoever saw it (a login, the signer) is scrubbed from messages and
+    from the reasons the summary shows."""
+    monkeypatch.setattr(redaction, "_SECRETS", set())
+    redaction.keep_secret("hunter2")
+    assert redaction.redact("login failed: hunter2 rejected") == "login failed: *** rejected"
+    outcome = Outcome(target(), Registry(name="hub", type="dockerhub", repository="me/asterisk"))
+    outcome.fail("hub: login failed: hunter2\nrejected")
+    assert outcome.reason == "hub: login failed: *** rejected"
 
 
 # ----------------------------------------------------------------------------- digest files, summary
@@ -136,7 +143,7 @@ ONE = {**labels("22.10.1"), CREATED: "2026-12-07T10:17:00Z"}
 ], ids=["none", "one-platform", "two-registries", "inputs-differ", "created-differs", "no-created"])
 def test_the_merge_takes_what_the_build_jobs_built_when_they_agree(tmp_path, made, expected):
     descriptor_files(tmp_path, made)
-    built = publish.built_by_jobs(tmp_path, [Registry(name=n, type="oci", repository=f"r/{n}")
+    built = modes.built_by_jobs(tmp_path, [Registry(name=n, type="oci", repository=f"r/{n}")
                                              for n in ("a", "b")])
     if isinstance(expected, str):
         with pytest.raises(PublishError, match=expected):
@@ -147,13 +154,13 @@ def test_the_merge_takes_what_the_build_jobs_built_when_they_agree(tmp_path, mad
 
 def test_any_failure_fails_the_run():
     registry = Registry(name="hub", type="dockerhub", repository="me/asterisk")
-    ok = publish.Outcome(target(), registry, status="published")
-    bad = publish.Outcome(target(variant="opus"), registry)
+    ok = Outcome(target(), registry, status="published")
+    bad = Outcome(target(variant="opus"), registry)
     bad.fail("hub: push failed\nmore detail")
     assert bad.reason == "hub: push failed more detail"  # whole, on one line: the cause is often last
-    assert publish.check([ok]) == 0
+    assert check([ok]) == 0
     with pytest.raises(PublishError, match=r"1 of 2 .* 22.10.1-opus → hub"):
-        publish.check([ok, bad])
+        check([ok, bad])
 
 
 @pytest.mark.parametrize("text, cell", [
@@ -170,9 +177,9 @@ def test_summary_cells_are_cut_at_a_word(text, cell):
 
 def test_unknown_registry_selection_is_a_configuration_error():
     hub = Registry(name="hub", type="dockerhub", repository="me/asterisk")
-    assert publish.select_registries([hub], []) == [hub]
+    assert connect.select([hub], []) == [hub]
     with pytest.raises(ConfigurationError, match="--registry 'hib' is not in the matrix; known: hub"):
-        publish.select_registries([hub], ["hib"])
+        connect.select([hub], ["hib"])
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -239,13 +246,13 @@ def test_a_refused_target_makes_the_run_a_configuration_error():
     """A target refused because a tag would lose a platform exits 2 (the command or the
     matrix must change), even when another failed to publish (9 otherwise)."""
     registry = Registry(name="hub", type="dockerhub", repository="me/asterisk")
-    pushed = publish.Outcome(target(), registry)
+    pushed = Outcome(target(), registry)
     pushed.fail("hub: PUT manifest: HTTP 500")
-    refused = publish.Outcome(target(variant="opus"), registry)
+    refused = Outcome(target(variant="opus"), registry)
     refused.fail("22.10.1-opus: refused: ... would take linux/arm64 away", ConfigurationError)
     with pytest.raises(PublishError) as only_push:
-        publish.check([pushed])
+        check([pushed])
     assert only_push.value.exit_code == 9
     with pytest.raises(ConfigurationError, match="2 of 2") as both:
-        publish.check([pushed, refused])
+        check([pushed, refused])
     assert both.value.exit_code == 2

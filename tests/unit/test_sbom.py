@@ -15,10 +15,10 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from pipeline import image, sbom, sources
+from pipeline.core import VARIANTS, Release, Target
 from pipeline.errors import BuildError, SourceError
+from pipeline.labels import BASE_LABEL, CREATED_LABEL, INPUTS_LABEL
 from pipeline.matrix import Sources
-from pipeline.plan import Target
-from pipeline.releases import Release
 from pipeline.versions import Version
 
 STATUS = textwrap.dedent("""\
@@ -70,13 +70,13 @@ VERIFIED = [
                      algorithm="sha1", digest="12" * 20,
                      checked_against="the sha1 file published beside it"),
 ]
-LABELS = {image.CREATED_LABEL: "2026-08-01T12:00:00Z", image.INPUTS_LABEL: "9" * 64,
-          image.BASE_LABEL: "debian:bookworm-slim@sha256:" + "3" * 64}
+LABELS = {CREATED_LABEL: "2026-08-01T12:00:00Z", INPUTS_LABEL: "9" * 64,
+          BASE_LABEL: "debian:bookworm-slim@sha256:" + "3" * 64}
 
 
 def target(variant="plain"):
     release = Release(version=Version.parse("22.10.1"), tarball_url="https://x/a.tar.gz", checksum_urls=())
-    return Target(series="22.x", release=release, variant=variant,
+    return Target(series="22.x", release=release, variant=VARIANTS[variant],
                   platforms=("linux/amd64", "linux/arm64"), base_image="debian:bookworm-slim",
                   tags=("22.10.1",))
 
@@ -116,7 +116,7 @@ def test_valid_cyclonedx_with_the_verified_checksums(database):
     assert metadata["timestamp"].startswith("2026-08-01T12:00:00")
     properties = {p["name"]: p["value"] for p in metadata["component"]["properties"]}
     assert properties["asterisk-pipeline:platform"] == "linux/arm64"
-    assert properties["asterisk-pipeline:base-image"] == LABELS[image.BASE_LABEL]
+    assert properties["asterisk-pipeline:base-image"] == LABELS[BASE_LABEL]
 
 
 def test_the_installed_debian_packages_as_package_urls(database):
@@ -137,7 +137,7 @@ def test_the_opus_files_only_in_the_opus_variant(database):
 def test_same_inputs_same_bytes(database):
     """The SBOM is a layer of the image: with the same inputs it must not change the image."""
     assert make(database) == make(database)
-    other = make(database, labels={**LABELS, image.INPUTS_LABEL: "8" * 64})
+    other = make(database, labels={**LABELS, INPUTS_LABEL: "8" * 64})
     assert json.loads(other)["serialNumber"] != json.loads(make(database))["serialNumber"]
 
 

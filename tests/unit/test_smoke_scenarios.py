@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pipeline import cli, smoke
+from pipeline.errors import ConfigurationError, SmokeError
 from pipeline.smoke import rtp, sipp
 from pipeline.smoke.instance import CONFIG, PASSWORD_TOKEN
 from pipeline.smoke.ports import Ports
@@ -61,7 +62,7 @@ def test_sipp_command_bounds_every_wait(monkeypatch):
 
 def test_sipp_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(sipp.shutil, "which", lambda name: None)
-    with pytest.raises(smoke.SmokeError, match="sip-tester"):
+    with pytest.raises(SmokeError, match="sip-tester"):
         sipp.binary()
 
 
@@ -106,7 +107,7 @@ def test_plan_per_network():
         ("host", "host"), ("default-config", "host")]
     assert [s.realtime for s in smoke.plan("both")] == [True, False, False]
     assert [s.test_config for s in smoke.plan("both")] == [True, True, False]
-    with pytest.raises(smoke.ConfigurationError):
+    with pytest.raises(ConfigurationError):
         smoke.plan("bridge")
 
 

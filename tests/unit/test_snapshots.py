@@ -8,11 +8,15 @@ import textwrap
 
 import pytest
 
-from pipeline import image, registries
+from pipeline import registries
+from pipeline.core import VARIANTS
 from pipeline.distribution import ImageInfo
 from pipeline.errors import ConfigurationError
+from pipeline.inputs import inputs_digest
+from pipeline.labels import GIT_COMMIT_LABEL, GIT_REPOSITORY_LABEL, INPUTS_LABEL, VERSION_LABEL, image_labels
 from pipeline.matrix import load
 from pipeline.plan import make_plan
+from pipeline.provenance import Provenance
 from pipeline.releases import ReleaseIndex
 from pipeline.snapshots import GitSpec, GitVersion, Remote, Snapshot
 from pipeline.tags import snapshot_tags
@@ -89,7 +93,7 @@ def test_the_version_asterisk_reports_and_the_spec_that_names_it_again(version, 
     (GitVersion(A), "opus", ["git-1a2b3c4-opus"]),
 ])
 def test_snapshot_tags(version, variant, expected):
-    assert snapshot_tags(version, variant) == expected
+    assert snapshot_tags(version, VARIANTS[variant]) == expected
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -208,19 +212,19 @@ def snapshot_target(matrix, commit=A, branch="master", variant="plain"):
 
 def test_labels_name_the_commit_and_the_version_asterisk_reports(matrix):
     target = snapshot_target(matrix)
-    labels = image.labels(target, "f" * 64, image.Provenance())
-    assert labels[image.VERSION_LABEL] == "GIT-master-1a2b3c4"
-    assert labels[image.GIT_COMMIT_LABEL] == A
-    assert labels[image.GIT_REPOSITORY_LABEL] == "https://github.com/asterisk/asterisk"
+    labels = image_labels(target, "f" * 64, Provenance())
+    assert labels[VERSION_LABEL] == "GIT-master-1a2b3c4"
+    assert labels[GIT_COMMIT_LABEL] == A
+    assert labels[GIT_REPOSITORY_LABEL] == "https://github.com/asterisk/asterisk"
     assert labels["org.opencontainers.image.version"] == "git-1a2b3c4"
     release = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources), ["22.x"],
                         variants=["plain"]).targets[0]
-    assert image.GIT_COMMIT_LABEL not in image.labels(release, "f" * 64, image.Provenance())
+    assert GIT_COMMIT_LABEL not in image_labels(release, "f" * 64, Provenance())
 
 
 def test_the_commit_is_the_input_and_the_branch_is_not(matrix):
     def inputs(target):
-        return image.inputs_digest(target, matrix.sources, target.snapshot.version.commit)
+        return inputs_digest(target, matrix.sources, target.snapshot.version.commit)
 
     master = snapshot_target(matrix)
     assert inputs(master) == inputs(snapshot_target(matrix, branch="22"))
@@ -230,8 +234,8 @@ def test_the_commit_is_the_input_and_the_branch_is_not(matrix):
 
 
 def test_the_registry_copy_of_the_commit_label_is_read_back():
-    labels = {image.VERSION_LABEL: "GIT-master-1a2b3c4", image.GIT_COMMIT_LABEL: A,
-              image.INPUTS_LABEL: "f" * 64}
+    labels = {VERSION_LABEL: "GIT-master-1a2b3c4", GIT_COMMIT_LABEL: A,
+              INPUTS_LABEL: "f" * 64}
     current = registries.current_from(ImageInfo(digest="sha256:ab", platforms=("linux/amd64",),
                                                 labels={"linux/amd64": labels}))
     assert current.commit == A
@@ -239,7 +243,7 @@ def test_the_registry_copy_of_the_commit_label_is_read_back():
     cache = registries.ManifestCache()
     cache.put(ImageInfo(digest="sha256:ab", platforms=("linux/amd64",),
                         labels={"linux/amd64": {**labels, "other": "x"}}))
-    assert cache.get("sha256:ab").labels["linux/amd64"][image.GIT_COMMIT_LABEL] == A
+    assert cache.get("sha256:ab").labels["linux/amd64"][GIT_COMMIT_LABEL] == A
 
 
 def test_the_url_shown_and_the_archive_directory():

@@ -1,9 +1,10 @@
 import pytest
 
-from pipeline.plan import Target
-from pipeline.releases import Release
+from pipeline.core import VARIANTS, Release, Target
 from pipeline.tags import Current, describe, full_tag_changes, plan_tags, tags_for
 from pipeline.versions import Version, parse_versions
+
+PLAIN = VARIANTS["plain"]
 
 
 @pytest.mark.parametrize("version, variant, expected", [
@@ -23,7 +24,7 @@ from pipeline.versions import Version, parse_versions
     ("1.8.32.3", "plain", ["1.8.32.3", "1.8.32", "1.8"]),
 ])
 def test_tags(releases, version, variant, expected):
-    assert tags_for(Version.parse(version), variant, releases) == expected
+    assert tags_for(Version.parse(version), VARIANTS[variant], releases) == expected
 
 
 @pytest.mark.parametrize("version, expected", [
@@ -33,23 +34,23 @@ def test_tags(releases, version, variant, expected):
     ("20.7-cert11", ["20.7-cert11", "20.7-cert", "20-cert"]),
 ])
 def test_certified_tags(certified, version, expected):
-    assert tags_for(Version.parse(version), "plain", certified) == expected
+    assert tags_for(Version.parse(version), PLAIN, certified) == expected
 
 
 def test_latest_is_not_given_to_a_release_candidate_series():
     known = parse_versions(["24.0.0-rc1", "23.4.1", "22.10.1"])
-    assert tags_for(Version.parse("24.0.0-rc1"), "plain", known) == ["24.0.0-rc1"]
-    assert "latest" in tags_for(Version.parse("23.4.1"), "plain", known)
+    assert tags_for(Version.parse("24.0.0-rc1"), PLAIN, known) == ["24.0.0-rc1"]
+    assert "latest" in tags_for(Version.parse("23.4.1"), PLAIN, known)
 
 
 def test_a_new_lts_takes_lts_from_the_old_one():
     known = parse_versions(["24.0.0", "23.4.1", "22.10.1"])
-    assert tags_for(Version.parse("24.0.0"), "plain", known) == ["24.0.0", "24.0", "24", "lts", "latest"]
-    assert tags_for(Version.parse("22.10.1"), "plain", known) == ["22.10.1", "22.10", "22"]
+    assert tags_for(Version.parse("24.0.0"), PLAIN, known) == ["24.0.0", "24.0", "24", "lts", "latest"]
+    assert tags_for(Version.parse("22.10.1"), PLAIN, known) == ["22.10.1", "22.10", "22"]
 
 
 def test_a_version_missing_from_the_list_is_still_tagged_fully():
-    assert tags_for(Version.parse("22.11.0"), "plain", parse_versions(["22.10.1"])) == \
+    assert tags_for(Version.parse("22.11.0"), PLAIN, parse_versions(["22.10.1"])) == \
         ["22.11.0", "22.11", "22", "lts", "latest"]
 
 
@@ -61,7 +62,7 @@ BOTH = ("linux/amd64", "linux/arm64")
 
 def target(version="22.10.1", tags=("22.10.1", "22.10", "22", "lts", "latest"), variant="plain"):
     release = Release(version=Version.parse(version), tarball_url="https://x/a.tar.gz", checksum_urls=())
-    return Target(series="22.x", release=release, variant=variant, platforms=BOTH,
+    return Target(series="22.x", release=release, variant=VARIANTS[variant], platforms=BOTH,
                   base_image="debian:trixie-slim", tags=tuple(tags))
 
 
@@ -222,8 +223,8 @@ def snapshot(commit=COMMIT, branch="master", variant="plain"):
 
     version = GitVersion(commit, branch)
     return Target(series=f"git:{branch}", release=Snapshot(version, "https://github.com/asterisk/asterisk"),
-                  variant=variant, platforms=BOTH, base_image="debian:trixie-slim",
-                  tags=tuple(snapshot_tags(version, variant)))
+                  variant=VARIANTS[variant], platforms=BOTH, base_image="debian:trixie-slim",
+                  tags=tuple(snapshot_tags(version, VARIANTS[variant])))
 
 
 def built(commit, inputs=INPUTS, version="", platforms=BOTH):
@@ -268,7 +269,7 @@ def test_release_aliases_never_take_a_snapshot_and_snapshots_never_name_a_releas
     # and no snapshot tag can be a release tag: git-..., ...-git(-opus), never a version
     recent = [v for v in releases if v.major >= 20]
     release_tags = {tag for version in recent for variant in ("plain", "opus")
-                    for tag in tags_for(version, variant, recent)}
+                    for tag in tags_for(version, VARIANTS[variant], recent)}
     assert {"22.10.1", "22", "lts", "latest-opus", "23.4.0-rc1"} <= release_tags
     for branch in ("master", "22", "20", "latest", "lts", "certified/22.8"):
         for variant in ("plain", "opus"):
