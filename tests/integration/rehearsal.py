@@ -267,6 +267,7 @@ class Rehearsal:
     def own(self, path: Path) -> None:
         if self.user:
             entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
             for directory, _, names in os.walk(path):
                 os.chown(directory, entry.pw_uid, entry.pw_gid)
                 for name in names:

@@ -420,22 +420,24 @@ def test_a_scheduled_publish_for_real(docker, mirror, runner_user, scheduled_ima
         image = f"{registry.host}/{REPO}"
 
         def scheduled_run(*, between=None, **more):
-            """A scheduled run; between(run), when given, at the pause before the merge's
-            publish (the build job done); returns the run and its seconds."""
+            """A scheduled run; between(), when given, runs at the pause before the merge's
+            publish (the build job done). act's log is kept in tmp_path/run-N.log."""
             start = time.monotonic()
             if between is None:
-                run = rehearsal.act("schedule", schedule_event(PUBLISH), **options, **more)
+                run = rehearsal.act("schedule", schedule_event(PUBLISH), timeout=BUILDING, **options, **more)
             else:
                 rehearsal.pause_at("before-merge")
                 with concurrent.futures.ThreadPoolExecutor(1) as pool:
                     running = pool.submit(rehearsal.act, "schedule", schedule_event(PUBLISH),
                                           timeout=BUILDING, **options, **more)
+                    rehearsal.wait_for_pause("before-merge", running, BUILDING)
                     try:
-                        rehearsal.wait_for_pause("before-merge", running, BUILDING)
                         between()
                     finally:
                         rehearsal.release("before-merge")
-                    run = running.result()
+                        run = running.result()
+                        (tmp_path / f"run-{rehearsal.runs}.log").write_text(run.text())
+            (tmp_path / f"run-{rehearsal.runs}.log").write_text(run.text())
             print(f"run {rehearsal.runs}: {time.monotonic() - start:.0f} s, jobs {run.jobs}")
             for secret in (COSIGN_PASSWORD, key.splitlines()[1], SECRETS["DOCKERHUB_TOKEN"]):
                 assert secret not in run.output
