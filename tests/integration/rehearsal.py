@@ -38,6 +38,7 @@ the Actions cache (actions/cache) is kept from one run of a Rehearsal to the nex
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -76,12 +77,25 @@ STANDIN_FOR = {
 RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm"]
 SECRETS = {"DOCKERHUB_USERNAME": "hub-user", "DOCKERHUB_TOKEN": "Hub-t0ken-not-shown"}
 VARS = {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/asterisk-publish", "AWS_REGION": "eu-west-1"}
+
+
+def fake_runtime_token() -> str:
+    """Shaped like the runner's ACTIONS_RUNTIME_TOKEN (a JWT whose `ac` claim lists the cache
+    scopes; BuildKit reads it, unverified, before any request, and fails a build whose
+    token is not one: tonistiigi/go-actions-cache, cache.go `New`). Not signed."""
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    claims = {"ac": json.dumps([{"Scope": "refs/heads/main", "Permission": 3}]), "nbf": 0, "exp": 4102444800}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
 # What the runner gives actions only (not run: steps): the cache service's variables; the
 # github-script stand-in takes them from WORKFLOW_STANDIN_RUNNER_<NAME> (module docstring).
 # And what it gives every step of a job with `id-token: write`: the OIDC token request pair.
-# Fake values.
+# Fake values; the cache service's address refuses connections (nothing listens on port 9),
+# so a real build's cache import and export fail, as a cache outage would (ignore-error).
 ACTIONS_ONLY_ENV = {
-    "ACTIONS_RUNTIME_TOKEN": "fake-runtime-token",
+    "ACTIONS_RUNTIME_TOKEN": fake_runtime_token(),
     "ACTIONS_RESULTS_URL": "http://127.0.0.1:9/results/",
     "ACTIONS_CACHE_URL": "http://127.0.0.1:9/cache/",
     "ACTIONS_CACHE_SERVICE_V2": "True",
