@@ -352,8 +352,8 @@ def published(registry, tags: list[str]) -> str:
     """The one digest every tag points at (each complete, linux/amd64 only); the
     registry holds no other tag than these and cosign's (sha256-<hex>)."""
     assert sorted(t for t in registry.tags(REPO) if not t.startswith("sha256-")) == sorted(tags)
-    found = {registry.complete(REPO, tag) for tag in tags}
-    [(digest, platforms)] = [(digest, tuple(platforms)) for digest, platforms in found]
+    found = {(digest, tuple(platforms)) for digest, platforms in (registry.complete(REPO, tag) for tag in tags)}
+    [(digest, platforms)] = found
     assert platforms == ("linux/amd64",)
     return digest
 
