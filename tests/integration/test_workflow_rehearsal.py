@@ -423,21 +423,20 @@ def test_a_scheduled_publish_for_real(docker, mirror, runner_user, scheduled_ima
             """A scheduled run; between(), when given, runs at the pause before the merge's
             publish (the build job done). act's log is kept in tmp_path/run-N.log."""
             start = time.monotonic()
-            if between is None:
-                run = rehearsal.act("schedule", schedule_event(PUBLISH), timeout=BUILDING, **options, **more)
-            else:
-                rehearsal.pause_at("before-merge")
-                with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                    running = pool.submit(rehearsal.act, "schedule", schedule_event(PUBLISH),
-                                          timeout=BUILDING, **options, **more)
-                    rehearsal.wait_for_pause("before-merge", running, BUILDING)
-                    try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                if between:
+                    rehearsal.pause_at("before-merge")
+                running = pool.submit(rehearsal.act, "schedule", schedule_event(PUBLISH),
+                                      timeout=BUILDING, **options, **more)
+                try:
+                    if between:
+                        rehearsal.wait_for_pause("before-merge", running, BUILDING)
                         between()
-                    finally:
+                finally:
+                    if between:
                         rehearsal.release("before-merge")
-                        run = running.result()
-                        (tmp_path / f"run-{rehearsal.runs}.log").write_text(run.text())
-            (tmp_path / f"run-{rehearsal.runs}.log").write_text(run.text())
+                    run = running.result()
+                    (tmp_path / f"run-{rehearsal.runs}.log").write_text(run.text())
             print(f"run {rehearsal.runs}: {time.monotonic() - start:.0f} s, jobs {run.jobs}")
             for secret in (COSIGN_PASSWORD, key.splitlines()[1], SECRETS["DOCKERHUB_TOKEN"]):
                 assert secret not in run.output
@@ -446,8 +445,9 @@ def test_a_scheduled_publish_for_real(docker, mirror, runner_user, scheduled_ima
         # -- run 1: plan, one build job, merge; signed, attested, tagged
         def pushed_by_digest_only():
             assert registry.tags(REPO) == []     # no tag before the merge, no signature either
-            pushed = registry.labels(REPO, descriptor(rehearsal, target)["digest"])
-            assert pushed["linux/amd64"][BASE_LABEL] == f"{base}@{debian}"
+            pushed = descriptor(rehearsal, target)
+            held = registry.labels(REPO, pushed["digest"])["linux/amd64"]
+            assert pushed["labels"].items() <= held.items() and held[BASE_LABEL] == f"{base}@{debian}"
 
         run = scheduled_run(between=pushed_by_digest_only)
         assert run.jobs == {"plan": ["success"], "build": ["success"], "merge": ["success"]}, run.text()[-6000:]
@@ -475,6 +475,7 @@ def test_a_scheduled_publish_for_real(docker, mirror, runner_user, scheduled_ima
         before = stored(registry)
         run = scheduled_run()
         assert run.jobs == {"plan": ["success"]}, run.text()[-6000:]
+        assert ["cache-restore", "manifest-cache-2", "manifest-cache-1-merge"] in run.calls   # the merge's
         assert stored(registry) == before
 
         # -- run 3: a new base image; Debian pushes again while the build job runs
@@ -501,6 +502,7 @@ def test_a_scheduled_publish_for_real(docker, mirror, runner_user, scheduled_ima
         before = stored(registry)
         run = scheduled_run(job="plan")
         assert run.jobs == {"plan": ["success"]}, run.text()[-6000:]
+        assert ["cache-restore", "manifest-cache-4", "manifest-cache-3-merge"] in run.calls
         assert f"rebuilt: new base image ({newest[:19]})" in run.text(), run.text()[-6000:]
         assert stored(registry) == before
     finally:
