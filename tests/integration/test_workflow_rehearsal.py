@@ -15,6 +15,12 @@ rehearsal.py for what act runs, what the stand-ins do, and the two rehearsal cha
 - ci.yml's lint and unit jobs pass on a push and on a pull request.
 - git-snapshot.yml's daily run starts publish.yml with git:master, and such a publish run
   plans, builds and tags the snapshot (git-<sha7>, master-git) from a stand-in repository.
+- A scheduled publish for real (slow: one cold compile), as the runner user: one target
+  built from the real Dockerfile, smoke-tested, pushed by digest, merged, signed with a
+  cosign key, attested and tagged in a local registry with basic auth, checked with the real
+  cosign; an up-to-date run then starts only the plan job and writes nothing; a new base
+  image is rebuilt and every tag moved to the new, signed digest; a base pushed during that
+  build is the next plan's rebuild (the merge records what the registry holds: issue 23.4).
 """
 
 from __future__ import annotations
