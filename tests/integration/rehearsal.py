@@ -331,6 +331,7 @@ class Rehearsal:
             "PIPELINE_RELEASES": "file:" + ",".join(str(clone / "tests" / "fixtures" / f.name)
                                                      for f in (RELEASES_FILE, CERTIFIED_FILE)),
             "PIPELINE_MIRROR": MIRROR,
+            "PIPELINE_OFFLINE": "1",      # the stand-ins' base image is in the local store only
             **RUNNER_ENV,
             **(extra_env or {}),
         }
