@@ -296,8 +296,8 @@ class Rehearsal:
             job: str | None = None, timeout: float = 900, extra_env: dict[str, str] | None = None,
             secrets: dict[str, str] | None = None) -> Run:
         """Run the workflow on the event; extra_env adds to the steps' environment (e.g.
-        PIPELINE_GIT: the stand-in repository `git:` specs resolve in); secrets to SECRETS
-        (in act's secret file, not on its command line)."""
+        PIPELINE_GIT: the stand-in repository `git:` specs resolve in); secrets are more
+        secrets beside SECRETS, in act's secret file (a cosign key is many lines)."""
         clone = self.home / "clone"
         logs = self.home / "logs"
         shutil.rmtree(logs, ignore_errors=True)
