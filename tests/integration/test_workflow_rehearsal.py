@@ -337,7 +337,9 @@ def scheduled_images(docker):
 
 def new_base(docker, tag: str, directory: Path) -> str:
     """SCHEDULED_BASE:tag, debian's image plus one file: a new base image (a distribution's
-    security update) as the pipeline sees one. Returns its digest."""
+    security update) as the pipeline sees one. Returns its digest, new at each build (its
+    config's date); its layers are the same each time, so only the first run on an engine
+    compiles on it cold (BuildKit reuses that compile for the same layers)."""
     context = directory / f"base-{tag}"
     context.mkdir(parents=True)
     (context / "security-update").write_text(f"rehearsal base {tag}\n")
