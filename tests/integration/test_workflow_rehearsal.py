@@ -38,7 +38,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.image import BASE_LABEL
 from pipeline.matrix import load
 from pipeline.plan import make_plan
 from pipeline.registries import KEPT_LABELS
@@ -319,6 +318,7 @@ def test_the_build_job_runs_as_an_unprivileged_user(registry, runner_user):
 SCHEDULED = f"{TEST_IMAGE}-scheduled"              # the build job's local image (--image)
 SCHEDULED_BASE = f"{TEST_IMAGE}-scheduled-base"    # the rehearsal matrix's own base image name
 REPO = "asterisk"                                   # the rehearsal's repository in its registry
+BASE_LABEL = "org.asterisk-pipeline.base"           # the base image label, as docs/publish.md names it
 COSIGN_PASSWORD = "c0sign-rehearsal-not-shown"
 BUILDING = 3600      # seconds a run that builds may take (a cold compile on a busy 2-core machine)
 
