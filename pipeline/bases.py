@@ -153,12 +153,29 @@ def layout(docker: DockerClient, digest: str, directory: Path) -> Path:
         archive = scratch / "image.tar"
         with log.step(f"export the local base image {digest[:19]} as an OCI layout"):
             docker.image.save(digest, output=archive)
-            with tarfile.open(archive) as tar:
-                tar.extractall(scratch / "layout", filter="data")
+            unpack(archive, scratch / "layout")
         (scratch / "layout").rename(found)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return found
+
+
+def unpack(archive: Path, directory: Path) -> None:
+    """`docker save`'s archive of an image (an OCI layout: directories and regular files)
+    into directory. Any other member (a link, a device, a path out of directory) is refused,
+    as tarfile's "data" filter refuses it: checked here too, because Python before 3.11.4
+    has no filter (Debian 12's python3 is 3.11.2, and extractall(filter=...) a TypeError)."""
+    root = directory.resolve()
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for member in members:
+            if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
+                raise SourceError(f"{archive}: {member.name!r} is not a file or directory inside the "
+                                  "archive; `docker save` writes no such member (not the local base image?)")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(directory, members, filter="data")
+        else:
+            tar.extractall(directory, members)
 
 
 def build_context(name: str, digest: str, layout_dir: Path) -> dict[str, str]:

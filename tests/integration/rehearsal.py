@@ -17,6 +17,13 @@ What differs from GitHub, on purpose:
   Docker Hub and ECR are not reachable, and building every target would take hours. Its
   series are those whose newest release the local mirror serves. Each `pipeline` command
   runs under the `standin-seen` recorder (the names of the credentials it was given).
+- A rehearsal that publishes for real (ForReal) keeps `pipeline publish` as it is, for one
+  target of the matrix (one series, variant and platform, on a base image of its own in
+  the local image store), names the build job's local image (--image: not another
+  checkout's), signs with a cosign key (matrix.yaml `signing: {method: key}`, the key and
+  its password given as secrets to the merge step alone: what a repository signing with
+  a key instead of keyless would add), and stops before the merge's publish when the test
+  asks (standin-pause): the registry between the build jobs and the merge.
 - publish.yml's `concurrency: queue: max` is taken out of the clone: act 0.2.89's workflow
   schema does not know `queue` (GitHub's since 2026-05) and refuses the file, and act does
   not implement concurrency groups at all (tests/unit/test_workflow_plan.py checks them).
@@ -24,10 +31,15 @@ What differs from GitHub, on purpose:
   only; act would give its own environment to every step, so they are passed as
   WORKFLOW_STANDIN_RUNNER_<NAME>, which the github-script stand-in (the one action that
   reads them) turns back into the real names for itself.
+
+As on GitHub, each run has its own `github.run_id`, the artifacts of a run are its own, and
+the Actions cache (actions/cache) is kept from one run of a Rehearsal to the next.
 """
 
 from __future__ import annotations
 
+import base64
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -36,6 +48,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -64,12 +77,25 @@ STANDIN_FOR = {
 RUNNERS = ["ubuntu-24.04", "ubuntu-24.04-arm"]
 SECRETS = {"DOCKERHUB_USERNAME": "hub-user", "DOCKERHUB_TOKEN": "Hub-t0ken-not-shown"}
 VARS = {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/asterisk-publish", "AWS_REGION": "eu-west-1"}
+
+
+def fake_runtime_token() -> str:
+    """Shaped like the runner's ACTIONS_RUNTIME_TOKEN (a JWT whose `ac` claim lists the cache
+    scopes; BuildKit reads it, unverified, before any request, and fails a build whose
+    token is not one: tonistiigi/go-actions-cache, cache.go `New`). Not signed."""
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    claims = {"ac": json.dumps([{"Scope": "refs/heads/main", "Permission": 3}]), "nbf": 0, "exp": 4102444800}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
 # What the runner gives actions only (not run: steps): the cache service's variables; the
 # github-script stand-in takes them from WORKFLOW_STANDIN_RUNNER_<NAME> (module docstring).
 # And what it gives every step of a job with `id-token: write`: the OIDC token request pair.
-# Fake values.
+# Fake values; the cache service's address refuses connections (nothing listens on port 9),
+# so a real build's cache import and export fail, as a cache outage would (ignore-error).
 ACTIONS_ONLY_ENV = {
-    "ACTIONS_RUNTIME_TOKEN": "fake-runtime-token",
+    "ACTIONS_RUNTIME_TOKEN": fake_runtime_token(),
     "ACTIONS_RESULTS_URL": "http://127.0.0.1:9/results/",
     "ACTIONS_CACHE_URL": "http://127.0.0.1:9/cache/",
     "ACTIONS_CACHE_SERVICE_V2": "True",
@@ -79,6 +105,26 @@ RUNNER_ENV = {
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "fake-id-token-request-token",
     "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/id-token?api-version=2.0",
 }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ForReal:
+    """A rehearsal that publishes for real (module docstring): what its matrix holds."""
+
+    series: str                 # the one series, e.g. "22.x"
+    variant: str                # its one variant
+    platform: str               # its one platform: one build job
+    base_image: str             # a name in the local image store (PIPELINE_OFFLINE=1)
+    image: str                  # the build job's local image name (pipeline --image)
+    key_secret: str = "COSIGN_PRIVATE_KEY"      # the secrets holding the signing key...
+    password_secret: str = "COSIGN_PASSWORD"    # ...and its password
+
+    def signing(self) -> dict[str, str]:
+        return {"method": "key", "key_env": self.key_secret, "password_env": self.password_secret}
+
+
+MERGE_PUBLISH = 'pipeline publish "${versions[@]}" --merge'
+MERGE_ENV = "          VERSIONS: ${{ needs.plan.outputs.versions }}\n"
 
 
 def pinned_actions(clone: Path) -> set[tuple[str, str]]:
@@ -176,8 +222,10 @@ class Rehearsal:
     registry_host: str
     user: str | None = None
     python: Path = Path(sys.prefix)   # a venv with the pipeline's dependencies, for setup-python
+    runs: int = 0                     # act runs so far: the next one's github.run_id is runs + 1
 
-    def prepare(self, *, branch: str = "main", publish_changes: bool = True) -> Path:
+    def prepare(self, *, branch: str = "main", publish_changes: bool = True,
+                for_real: ForReal | None = None) -> Path:
         clone = self.home / "clone"
         shutil.rmtree(clone, ignore_errors=True)
         files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -187,7 +235,7 @@ class Rehearsal:
                 (clone / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(ROOT / name, clone / name)
         if publish_changes:
-            self._rewrite(clone)
+            self._rewrite(clone, for_real)
         self.own(clone)
         # The clone is a repository on `branch`, committed, as a runner's checkout is.
         for command in (["git", "init", "-q", "-b", branch], ["git", "add", "-A"],
@@ -196,15 +244,23 @@ class Rehearsal:
             subprocess.run(self.as_user(command), cwd=clone, check=True, capture_output=True)
         return clone
 
-    def _rewrite(self, clone: Path) -> None:
-        """The rehearsal changes of the module docstring: dry-run publish recorded by
-        standin-seen, local registry, no `queue:`."""
+    def _rewrite(self, clone: Path, for_real: ForReal | None) -> None:
+        """The rehearsal changes of the module docstring: dry-run publish (or, for real, the
+        changes ForReal says) recorded by standin-seen, local registry, no `queue:`."""
         flow_path = clone / ".github" / "workflows" / "publish.yml"
         flow = flow_path.read_text()
         assert flow.count("pipeline publish ") == 2, "expected the build and the merge command"
         assert flow.count("pipeline plan ") == 1, "expected the plan command"
         assert flow.count("\n  queue: max\n") == 1, "expected publish.yml's concurrency queue"
-        flow = flow.replace("pipeline publish ", "standin-seen pipeline pipeline publish --dry-run ")
+        if for_real:
+            assert flow.count(MERGE_PUBLISH) == 1 and flow.count(MERGE_ENV) == 1, "expected the merge step"
+            flow = flow.replace(MERGE_PUBLISH, f"standin-pause before-merge && {MERGE_PUBLISH}")
+            flow = flow.replace(MERGE_ENV, MERGE_ENV + "".join(
+                f"          {name}: ${{{{ secrets.{name} }}}}\n"
+                for name in (for_real.key_secret, for_real.password_secret)))
+            flow = flow.replace("pipeline publish ", f"standin-seen pipeline pipeline publish --image {for_real.image} ")
+        else:
+            flow = flow.replace("pipeline publish ", "standin-seen pipeline pipeline publish --dry-run ")
         flow = flow.replace("pipeline plan ", "standin-seen pipeline pipeline plan ")
         flow_path.write_text(flow.replace("\n  queue: max\n", "\n"))
         matrix_path = clone / "matrix.yaml"
@@ -212,13 +268,20 @@ class Rehearsal:
         matrix["registries"] = [{"name": "local", "type": "oci",
                                  "repository": f"{self.registry_host}/asterisk",
                                  "username_env": "DOCKERHUB_USERNAME", "password_env": "DOCKERHUB_TOKEN"}]
-        matrix["series"] = [s for s in matrix["series"] if s["spec"] in served_series(matrix_path)]
+        if for_real:
+            matrix["series"] = [s for s in matrix["series"] if s["spec"] == for_real.series]
+            matrix["defaults"] = {**matrix["defaults"], "base_image": for_real.base_image,
+                                  "platforms": [for_real.platform], "variants": [for_real.variant]}
+            matrix["signing"] = for_real.signing()
+        else:
+            matrix["series"] = [s for s in matrix["series"] if s["spec"] in served_series(matrix_path)]
         assert matrix["series"], f"the mirror {MIRROR} serves no series of matrix.yaml"
         matrix_path.write_text(yaml.safe_dump(matrix, sort_keys=False))
 
     def own(self, path: Path) -> None:
         if self.user:
             entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
             for directory, _, names in os.walk(path):
                 os.chown(directory, entry.pw_uid, entry.pw_gid)
                 for name in names:
@@ -230,18 +293,26 @@ class Rehearsal:
         return ["runuser", "-u", self.user, "--", *command]
 
     def act(self, event_name: str, event: dict, *, workflow: str = "publish.yml",
-            job: str | None = None, timeout: float = 900, extra_env: dict[str, str] | None = None) -> Run:
+            job: str | None = None, timeout: float = 900, extra_env: dict[str, str] | None = None,
+            secrets: dict[str, str] | None = None) -> Run:
         """Run the workflow on the event; extra_env adds to the steps' environment (e.g.
-        PIPELINE_GIT: the stand-in repository `git:` specs resolve in)."""
+        PIPELINE_GIT: the stand-in repository `git:` specs resolve in); secrets are more
+        secrets beside SECRETS, in act's secret file (a cosign key is many lines)."""
         clone = self.home / "clone"
         logs = self.home / "logs"
         shutil.rmtree(logs, ignore_errors=True)
         (logs / "artifacts").mkdir(parents=True)
         (logs / "calls").touch()
+        for kept in (self.cache_store, self.pauses):   # kept from one run to the next
+            kept.mkdir(exist_ok=True)
         event_file = self.home / "event.json"
         event_file.write_text(json.dumps(event))
-        self.own(logs)
-        self.own(event_file)
+        secret_file = self.home / "secrets.env"
+        secret_file.write_text("".join(f"{name}={json.dumps(value)}\n" for name, value in (secrets or {}).items()))
+        secret_file.chmod(0o600)
+        for path in (logs, event_file, secret_file, self.cache_store, self.pauses):
+            self.own(path)
+        self.runs += 1
         act = self.home / "act"
         if not act.exists():
             shutil.copy2(act_binary(), act)
@@ -254,6 +325,8 @@ class Rehearsal:
             "LANG": "C.UTF-8",
             "WORKFLOW_STANDIN_LOG": str(logs / "calls"),
             "WORKFLOW_STANDIN_ARTIFACTS": str(logs / "artifacts"),
+            "WORKFLOW_STANDIN_CACHE": str(self.cache_store),
+            "WORKFLOW_STANDIN_PAUSES": str(self.pauses),
             "WORKFLOW_STANDIN_PYTHON": str(self.python),
             "PIPELINE_RELEASES": "file:" + ",".join(str(clone / "tests" / "fixtures" / f.name)
                                                      for f in (RELEASES_FILE, CERTIFIED_FILE)),
@@ -264,8 +337,8 @@ class Rehearsal:
         }
         command = [str(act), event_name, "-W", f".github/workflows/{workflow}", "-e", str(event_file),
                    "--json", "--no-cache-server", "--action-cache-path", str(self.home / "act-cache"),
-                   "--env-file", "/dev/null", "--secret-file", "/dev/null", "--var-file", "/dev/null",
-                   "--input-file", "/dev/null"]
+                   "--env-file", "/dev/null", "--secret-file", str(secret_file), "--var-file", "/dev/null",
+                   "--input-file", "/dev/null", "--env", f"GITHUB_RUN_ID={self.runs}"]
         if job:
             command += ["-j", job]
         for runner in RUNNERS:
@@ -284,3 +357,34 @@ class Rehearsal:
                 run.jobs.setdefault(entry["jobID"], []).append(entry["jobResult"])
         run.calls = [line.split("\t") for line in (logs / "calls").read_text().splitlines()]
         return run
+
+    @property
+    def cache_store(self) -> Path:
+        """What the actions/cache stand-ins keep, by key: kept between runs, as GitHub's is."""
+        return self.home / "actions-cache"
+
+    @property
+    def pauses(self) -> Path:
+        return self.home / "pauses"
+
+    def pause_at(self, name: str) -> None:
+        """The next run stops at `standin-pause NAME` until release(NAME)."""
+        self.pauses.mkdir(exist_ok=True)
+        for stale in (f"{name}.reached", f"{name}.go"):
+            (self.pauses / stale).unlink(missing_ok=True)
+        (self.pauses / name).touch()
+
+    def wait_for_pause(self, name: str, running: concurrent.futures.Future, timeout: float) -> None:
+        """Until the run (act() in another thread) stops at NAME; fails if it ends first."""
+        deadline = time.monotonic() + timeout
+        while not (self.pauses / f"{name}.reached").exists():
+            if running.done():
+                run = running.result()
+                raise AssertionError(f"the run ended (act exit {run.returncode}) before the pause "
+                                     f"{name}: {run.jobs}\n{run.text()[-6000:]}")
+            assert time.monotonic() < deadline, f"the run did not reach the pause {name} in {timeout:.0f}s"
+            time.sleep(1)
+
+    def release(self, name: str) -> None:
+        (self.pauses / name).unlink(missing_ok=True)   # no pause there in later runs
+        (self.pauses / f"{name}.go").touch()

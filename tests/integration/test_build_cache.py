@@ -10,8 +10,6 @@ really breaks the export). A failed import is only logged by BuildKit."""
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,21 +19,13 @@ from python_on_whales import DockerException
 
 from pipeline.build import cache_options
 from tests.integration.conftest import BASE_IMAGE
+from tests.integration.rehearsal import fake_runtime_token
 
 DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
 ARG NONCE
 RUN echo "$NONCE" > /nonce
 """
-
-
-def fake_runtime_token() -> str:
-    """Shaped like the runner's ACTIONS_RUNTIME_TOKEN (a JWT whose `ac` claim lists the cache
-    scopes; BuildKit reads it, unverified, before any request). Not signed."""
-    def part(value: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-    claims = {"ac": json.dumps([{"Scope": "refs/heads/main", "Permission": 3}]), "nbf": 0, "exp": 4102444800}
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 class TooManyRequests(BaseHTTPRequestHandler):

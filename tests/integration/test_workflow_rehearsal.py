@@ -15,31 +15,46 @@ rehearsal.py for what act runs, what the stand-ins do, and the two rehearsal cha
 - ci.yml's lint and unit jobs pass on a push and on a pull request.
 - git-snapshot.yml's daily run starts publish.yml with git:master, and such a publish run
   plans, builds and tags the snapshot (git-<sha7>, master-git) from a stand-in repository.
+- A scheduled publish for real (slow: one cold compile), as the runner user: one target
+  built from the real Dockerfile, smoke-tested, pushed by digest, merged, signed with a
+  cosign key, attested and tagged in a local registry with basic auth, checked with the real
+  cosign; an up-to-date run then starts only the plan job and writes nothing; a new base
+  image is rebuilt and every tag moved to the new, signed digest; a base pushed during that
+  build is the next plan's rebuild (the merge records what the registry holds: issue 23.4).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import grp
+import json
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
+from pipeline.matrix import load
+from pipeline.plan import make_plan
+from pipeline.registries import KEPT_LABELS
+from pipeline.releases import ReleaseIndex
 from tests.conftest import CERTIFIED_FILE, RELEASES_FILE, ROOT
 from tests.integration import gitrepo
-from tests.integration.conftest import MIRROR, TEST_IMAGE
+from tests.integration.conftest import BASE_IMAGE, MIRROR, STAND_IN_KEY, TEST_IMAGE
 from tests.integration.registry import start_registry
 from tests.integration.rehearsal import (
     SECRETS,
     VARS,
+    ForReal,
     Rehearsal,
     dispatch_event,
     schedule_event,
 )
+from tests.integration.test_signing import attested_sboms, verify
 
 PUBLISH = ".github/workflows/publish.yml"
 SNAPSHOT = ".github/workflows/git-snapshot.yml"
@@ -91,16 +106,17 @@ REGISTRY_CREDENTIALS = {"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN", "GITHUB_TOKEN"}
 AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
 
-def check_credentials_scope(run, jobs: list[str]) -> None:
+def check_credentials_scope(run, jobs: list[str], *, merge_also: frozenset[str] = frozenset()) -> None:
     """Only the `pipeline` command of each job was given credentials (the registries' and
-    AWS's; the build's also the cache variables); every other step and stand-in, none."""
+    AWS's; the build's also the cache variables; the merge's also merge_also, the signing
+    key's secrets when it signs with a key); every other step and stand-in, none."""
     seen = [call for call in run.calls if call[0] == "seen"]
     assert seen, "nothing recorded what it was given"
     others = [call for call in seen if call[1] != "pipeline" and call[3]]
     assert others == [], f"given credentials beside the pipeline command: {others}"
     given = sorted((call[2], call[3]) for call in seen if call[1] == "pipeline")
-    expected = sorted((job, " ".join(sorted(REGISTRY_CREDENTIALS | AWS_CREDENTIALS
-                                            | (set(CACHE_VARIABLES) if job == "build" else set()))))
+    extra = {"build": set(CACHE_VARIABLES), "merge": set(merge_also)}
+    expected = sorted((job, " ".join(sorted(REGISTRY_CREDENTIALS | AWS_CREDENTIALS | extra.get(job, set()))))
                       for job in jobs)
     assert [(job, " ".join(sorted(names.split()))) for job, names in given] == expected
 
@@ -294,6 +310,211 @@ def test_the_build_job_runs_as_an_unprivileged_user(registry, runner_user):
         check_cache_export(run, 4)
         check_credentials_scope(run, ["plan", *["build"] * 4, "merge"])
     finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- a scheduled publish, for real
+
+SCHEDULED = f"{TEST_IMAGE}-scheduled"              # the build job's local image (--image)
+SCHEDULED_BASE = f"{TEST_IMAGE}-scheduled-base"    # the rehearsal matrix's own base image name
+REPO = "asterisk"                                   # the rehearsal's repository in its registry
+BASE_LABEL = "org.asterisk-pipeline.base"           # the base image label, as docs/publish.md names it
+COSIGN_PASSWORD = "c0sign-rehearsal-not-shown"
+BUILDING = 3600      # seconds a run that builds may take (a cold compile on a busy 2-core machine)
+
+
+@pytest.fixture
+def scheduled_images(docker):
+    """The local images of the scheduled-publish rehearsal, removed at the end by name: its
+    base image's first state is debian's own image under another name, so only that name
+    goes; the others (new bases, the build job's image) have no other name."""
+    yield
+    for found in docker.image.list():
+        for name in found.repo_tags:
+            if name.rsplit(":", 1)[0] in (SCHEDULED, SCHEDULED_BASE):
+                docker.image.remove(name)
+
+
+def new_base(docker, tag: str, directory: Path) -> str:
+    """SCHEDULED_BASE:tag, debian's image plus one file: a new base image (a distribution's
+    security update) as the pipeline sees one. Returns its digest, new at each build (its
+    config's date); its layers are the same each time, so only the first run on an engine
+    compiles on it cold (BuildKit reuses that compile for the same layers)."""
+    context = directory / f"base-{tag}"
+    context.mkdir(parents=True)
+    (context / "security-update").write_text(f"rehearsal base {tag}\n")
+    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nCOPY security-update /etc/security-update\n")
+    docker.buildx.build(context, tags=[f"{SCHEDULED_BASE}:{tag}"], load=True)
+    return str(docker.image.inspect(f"{SCHEDULED_BASE}:{tag}").id)
+
+
+def stored(registry) -> dict[str, tuple[int, int]]:
+    """Every file of the registry's storage, with its size and modification time: a blob,
+    manifest or tag written (even again, the same) changes it."""
+    root = registry.root / "data"
+    return {str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in root.rglob("*") if path.is_file()}
+
+
+def published(registry, tags: list[str]) -> str:
+    """The one digest every tag points at (each complete, linux/amd64 only); the
+    registry holds no other tag than these and cosign's (sha256-<hex>)."""
+    assert sorted(t for t in registry.tags(REPO) if not t.startswith("sha256-")) == sorted(tags)
+    found = {(digest, tuple(platforms)) for digest, platforms in (registry.complete(REPO, tag) for tag in tags)}
+    [(digest, platforms)] = found
+    assert platforms == ("linux/amd64",)
+    return digest
+
+
+def amd64_manifest(registry, index: str) -> str:
+    _, body = registry.manifest(REPO, index)
+    [child] = [c["digest"] for c in body["manifests"] if c.get("platform", {}).get("architecture") == "amd64"]
+    return child
+
+
+def descriptor(rehearsal, target) -> dict:
+    """What the run's build job uploaded as its artifact (digests-ID-PLATFORM) for the merge."""
+    artifact = rehearsal.home / "logs" / "artifacts" / f"digests-{target.id}-linux-amd64"
+    path = artifact / target.id / "local" / "linux-amd64"
+    assert path.is_file(), f"no {path}: {sorted(str(p) for p in artifact.rglob('*'))}"
+    return json.loads(path.read_text())
+
+
+def check_cache_is_the_registry(rehearsal, key: str, registry, index: str) -> None:
+    """The manifest cache the merge saved under key (the one the next plan restores) says of
+    every digest what the registry holds, as the test's own reader reads it: the next plan
+    decides from what was pushed, never from what the merge meant to push (issue 23.4)."""
+    cache = json.loads((rehearsal.cache_store / key / "manifest-cache.json").read_text())
+    assert index in cache, sorted(cache)
+    for digest, entry in cache.items():
+        held = registry.labels(REPO, digest)
+        assert sorted(entry["platforms"]) == sorted(held), digest
+        for platform, labels in entry["labels"].items():
+            assert labels == {k: v for k, v in held[platform].items() if k in KEPT_LABELS}, (digest, platform)
+
+
+@pytest.mark.slow
+def test_a_scheduled_publish_for_real(docker, mirror, runner_user, scheduled_images, tmp_path):
+    """GitHub's schedule payload runs publish.yml for real, as the unprivileged runner user:
+    plan, one build job (22.x plain linux/amd64 from the real Dockerfile, smoke-tested,
+    pushed by digest), merge (index, cosign key signature, SBOM attestation, tags) into a
+    local registry with basic auth. A second run starts only the plan job and writes
+    nothing. After a new base image, a third run rebuilds, moves every tag and signs the
+    new digest, the old one's signature still valid; Debian pushes once more while its build
+    job runs, and the next plan (a fourth run, the plan job alone) asks for a rebuild on it:
+    the merge recorded what the registry holds (issue 23.4)."""
+    user, venv = runner_user
+    subprocess.run(["cosign", "generate-key-pair"], cwd=tmp_path, check=True, capture_output=True,
+                   env={**os.environ, "COSIGN_PASSWORD": COSIGN_PASSWORD})
+    public_key = tmp_path / "cosign.pub"
+    registry = start_registry(tmp_path / "registry", username=SECRETS["DOCKERHUB_USERNAME"],
+                              password=SECRETS["DOCKERHUB_TOKEN"])
+    home = workdir(user)
+    try:
+        base = f"{SCHEDULED_BASE}:trixie"
+        docker.image.tag(BASE_IMAGE, base)       # the same image: the build cache still hits
+        debian = str(docker.image.inspect(base).id)
+        for_real = ForReal(series="22.x", variant="plain", platform="linux/amd64", base_image=base,
+                           image=SCHEDULED)
+        rehearsal = Rehearsal(home=home, registry_host=registry.host, user=user, python=venv)
+        clone = rehearsal.prepare(branch="main", for_real=for_real)
+        matrix = load(clone / "matrix.yaml", environ={"PIPELINE_RELEASES": f"file:{RELEASES_FILE},{CERTIFIED_FILE}"})
+        [target] = make_plan(matrix, ReleaseIndex(matrix.releases, matrix.sources)).targets
+        assert (target.id, target.platforms) == ("22.10.1", ("linux/amd64",))
+        key = (tmp_path / "cosign.key").read_text()
+        options = {"extra_env": STAND_IN_KEY,     # the mirror's signing key, as stand-ins.env gives it
+                   "secrets": {for_real.key_secret: key, for_real.password_secret: COSIGN_PASSWORD}}
+        check = {"registry": registry, "tmp_path": tmp_path, "public_key": public_key}
+        image = f"{registry.host}/{REPO}"
+
+        def scheduled_run(*, between=None, **more):
+            """A scheduled run; between(), when given, runs at the pause before the merge's
+            publish (the build job done). act's log is kept in tmp_path/run-N.log."""
+            start = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                if between:
+                    rehearsal.pause_at("before-merge")
+                running = pool.submit(rehearsal.act, "schedule", schedule_event(PUBLISH),
+                                      timeout=BUILDING, **options, **more)
+                try:
+                    if between:
+                        rehearsal.wait_for_pause("before-merge", running, BUILDING)
+                        between()
+                finally:
+                    if between:
+                        rehearsal.release("before-merge")
+                    run = running.result()
+                    (tmp_path / f"run-{rehearsal.runs}.log").write_text(run.text())
+            print(f"run {rehearsal.runs}: {time.monotonic() - start:.0f} s, jobs {run.jobs}")
+            for secret in (COSIGN_PASSWORD, key.splitlines()[1], SECRETS["DOCKERHUB_TOKEN"]):
+                assert secret not in run.output
+            return run
+
+        # -- run 1: plan, one build job, merge; signed, attested, tagged
+        def pushed_by_digest_only():
+            assert registry.tags(REPO) == []     # no tag before the merge, no signature either
+            pushed = descriptor(rehearsal, target)
+            held = registry.labels(REPO, pushed["digest"])["linux/amd64"]
+            assert pushed["labels"].items() <= held.items() and held[BASE_LABEL] == f"{base}@{debian}"
+
+        run = scheduled_run(between=pushed_by_digest_only)
+        assert run.jobs == {"plan": ["success"], "build": ["success"], "merge": ["success"]}, run.text()[-6000:]
+        assert run.returncode == 0
+        assert ["upload-artifact", f"digests-{target.id}-linux-amd64", "1"] in run.calls
+        assert ["download-artifact", "digests-*", "1"] in run.calls
+        assert ["pause", "before-merge"] in run.calls
+        check_cache_export(run, 1)
+        check_credentials_scope(run, ["plan", "build", "merge"],
+                                merge_also=frozenset({for_real.key_secret, for_real.password_secret}))
+        first = published(registry, list(target.tags))
+        built = descriptor(rehearsal, target)
+        assert amd64_manifest(registry, first) == built["digest"]      # the build job's image, merged
+        assert registry.labels(REPO, first)["linux/amd64"][BASE_LABEL] == f"{base}@{debian}"
+        for tag in target.tags:
+            done = verify(f"{image}:{tag}", **check)
+            assert done.returncode == 0 and first in done.stdout, done.stderr
+        [statement] = attested_sboms(f"{image}:{target.id}", **check)
+        assert [s["digest"]["sha256"] for s in statement["subject"]] == [first.split(":")[1]]
+        [asterisk] = [c for c in statement["predicate"]["components"] if c["name"] == "asterisk"]
+        assert asterisk["version"] == "22.10.1"
+        check_cache_is_the_registry(rehearsal, f"manifest-cache-{rehearsal.runs}-merge", registry, first)
+
+        # -- run 2: up to date: the plan job alone, and nothing written
+        before = stored(registry)
+        run = scheduled_run()
+        assert run.jobs == {"plan": ["success"]}, run.text()[-6000:]
+        assert ["cache-restore", "manifest-cache-2", "manifest-cache-1-merge"] in run.calls   # the merge's
+        assert stored(registry) == before
+
+        # -- run 3: a new base image; Debian pushes again while the build job runs
+        updated = new_base(docker, "b", tmp_path)
+        newest = new_base(docker, "c", tmp_path)
+        docker.image.tag(f"{SCHEDULED_BASE}:b", base)
+        run = scheduled_run(between=lambda: docker.image.tag(f"{SCHEDULED_BASE}:c", base))
+        assert run.jobs == {"plan": ["success"], "build": ["success"], "merge": ["success"]}, run.text()[-6000:]
+        assert f"rebuilt: new base image ({updated[:19]})" in run.text()
+        second = published(registry, list(target.tags))
+        assert second != first
+        # what the build job built (on the base it resolved), not what the base is now
+        assert registry.labels(REPO, second)["linux/amd64"][BASE_LABEL] == f"{base}@{updated}"
+        for tag in target.tags:
+            done = verify(f"{image}:{tag}", **check)
+            assert done.returncode == 0 and second in done.stdout, done.stderr
+        done = verify(f"{image}@{first}", **check)                   # the old digest: still signed
+        assert done.returncode == 0, done.stderr
+        [statement] = attested_sboms(f"{image}:{target.id}", **check)
+        assert [s["digest"]["sha256"] for s in statement["subject"]] == [second.split(":")[1]]
+        check_cache_is_the_registry(rehearsal, f"manifest-cache-{rehearsal.runs}-merge", registry, second)
+
+        # -- run 4, the plan job alone: the base pushed during run 3 is the next rebuild
+        before = stored(registry)
+        run = scheduled_run(job="plan")
+        assert run.jobs == {"plan": ["success"]}, run.text()[-6000:]
+        assert ["cache-restore", "manifest-cache-4", "manifest-cache-3-merge"] in run.calls
+        assert f"rebuilt: new base image ({newest[:19]})" in run.text(), run.text()[-6000:]
+        assert stored(registry) == before
+    finally:
+        registry.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
