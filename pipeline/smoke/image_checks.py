@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import time
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, cast
 
@@ -57,19 +57,28 @@ class Run:
             self.docker.container.create(self.image, command, name=name, entrypoint=entrypoint,
                                          user=user, networks=["none"], platform=self.platform,
                                          labels={LABEL: owner()})
-            self.docker.container.start(name)
-            deadline = time.monotonic() + seconds
-            while self.docker.container.inspect(name).state.running:
-                if time.monotonic() > deadline:
-                    raise CheckFailed(f"`docker run {shown}` was still running after "
-                                      f"{seconds:.0f}s: the image does not end when its command does")
-                time.sleep(0.1)
-            code = self.docker.container.inspect(name).state.exit_code or 0
-            out: list[str] = []
-            err: list[str] = []
-            stream = cast(Iterable[tuple[str, bytes]], self.docker.container.logs(name, stream=True))
-            for source, chunk in stream:
-                (out if source == "stdout" else err).append(chunk.decode(errors="replace"))
+            # attached from the start (as `docker run` is): every byte the command wrote is
+            # read before it counts as ended; logs read after the exit could still be empty
+            chunks: list[tuple[str, bytes]] = []
+
+            def attach() -> None:
+                with contextlib.suppress(DockerException):    # a non-zero exit: inspected below
+                    stream = self.docker.container.start(name, attach=True, stream=True)
+                    for source, chunk in cast(Iterable[tuple[str, bytes]], stream):
+                        chunks.append((source, chunk))
+
+            reader = threading.Thread(target=attach, daemon=True)
+            reader.start()
+            reader.join(seconds)
+            if reader.is_alive():
+                raise CheckFailed(f"`docker run {shown}` was still running after "
+                                  f"{seconds:.0f}s: the image does not end when its command does")
+            state = self.docker.container.inspect(name).state
+            if state.running:
+                raise CheckFailed(f"`docker run {shown}` was still running after its output ended")
+            code = state.exit_code or 0
+            out = [chunk.decode(errors="replace") for source, chunk in chunks if source == "stdout"]
+            err = [chunk.decode(errors="replace") for source, chunk in chunks if source != "stdout"]
             return code, "".join(out), "".join(err)
         except DockerException as error:
             raise CheckFailed(f"`docker run {shown}` failed: "
